@@ -23,6 +23,13 @@ var (
 	// ErrStoreDown is returned by the fault-injection wrapper while its
 	// "down" switch is on; it also wraps ErrTransient.
 	ErrStoreDown = errors.New("store unreachable")
+	// ErrNoSpace reports that the store has no room left for the object
+	// (ENOSPC or a quota on a local or network disk). It is not transient:
+	// retrying at once will not help, freeing space will.
+	ErrNoSpace = errors.New("store out of space")
+	// ErrBadName reports an object name the store refuses: empty, absolute,
+	// with an empty, "." or ".." component, or containing NUL.
+	ErrBadName = errors.New("invalid object name")
 )
 
 // Info describes one stored object.
