@@ -1,0 +1,254 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/syncfs/syncfs/blobstore"
+	"github.com/syncfs/syncfs/blobstore/storetest"
+)
+
+// Environment variables naming the local S3 server (scripts/servers.sh
+// exports them after starting versitygw).
+const (
+	envEndpoint  = "SYNCFS_TEST_S3_ENDPOINT"
+	envAccessKey = "SYNCFS_TEST_S3_ACCESS_KEY"
+	envSecretKey = "SYNCFS_TEST_S3_SECRET_KEY"
+	envRegion    = "SYNCFS_TEST_S3_REGION"
+)
+
+// server returns Options for the local test server (no bucket yet), or
+// skips/fails through storetest.RequireServer when none is configured.
+func server(t testing.TB) Options {
+	t.Helper()
+	endpoint := os.Getenv(envEndpoint)
+	if endpoint == "" {
+		storetest.RequireServer(t, "S3 server ("+envEndpoint+")")
+	}
+	return Options{
+		Endpoint:        endpoint,
+		Region:          os.Getenv(envRegion),
+		PathStyle:       true,
+		AccessKeyID:     os.Getenv(envAccessKey),
+		SecretAccessKey: os.Getenv(envSecretKey),
+	}
+}
+
+func randomName(t testing.TB, prefix string) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// newBucket creates a bucket with a random name on the test server and
+// removes it, with everything in it, when t ends.
+func newBucket(t testing.TB, opts Options) Options {
+	t.Helper()
+	opts.Bucket = randomName(t, "syncfs-test-")
+	s, err := New(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(opts.Bucket)}); err != nil {
+		t.Fatalf("create bucket %s: %v", opts.Bucket, err)
+	}
+	t.Cleanup(func() {
+		// t.Context is already cancelled when cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		emptyStore(t, ctx, s)
+		if _, err := s.client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(opts.Bucket)}); err != nil {
+			t.Errorf("delete bucket %s: %v", opts.Bucket, err)
+		}
+	})
+	return opts
+}
+
+// emptyStore deletes every object of s (under its prefix).
+func emptyStore(t testing.TB, ctx context.Context, s blobstore.Store) {
+	t.Helper()
+	var names []string
+	err := s.List(ctx, "", func(info blobstore.Info) error {
+		names = append(names, info.Name)
+		return nil
+	})
+	if err != nil {
+		t.Errorf("list for cleanup: %v", err)
+		return
+	}
+	for _, name := range names {
+		if err := s.Delete(ctx, name); err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+	}
+}
+
+// TestConformance runs the blobstore suite with one bucket for the whole
+// run and a random prefix per store, so that every subtest also proves its
+// store never sees objects of a sibling prefix.
+func TestConformance(t *testing.T) {
+	opts := newBucket(t, server(t))
+	storetest.Run(t, func(t *testing.T) blobstore.Store {
+		o := opts
+		o.Prefix = randomName(t, "store-")
+		s, err := Open(t.Context(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			emptyStore(t, ctx, s)
+		})
+		return s
+	})
+}
+
+func TestOpenFailsFast(t *testing.T) {
+	opts := server(t)
+	t.Run("UnreachableEndpoint", func(t *testing.T) {
+		o := opts
+		o.Bucket = "syncfs-unreachable"
+		o.Endpoint = "http://" + closedPort(t)
+		start := time.Now()
+		_, err := Open(t.Context(), o)
+		if !errors.Is(err, blobstore.ErrTransient) {
+			t.Fatalf("got %v, want an error wrapping ErrTransient", err)
+		}
+		if !strings.Contains(err.Error(), o.Bucket) {
+			t.Errorf("error %q does not name the bucket", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %v to fail", d)
+		}
+	})
+	t.Run("WrongCredentials", func(t *testing.T) {
+		o := newBucket(t, opts)
+		o.SecretAccessKey = "not-the-" + o.SecretAccessKey
+		_, err := Open(t.Context(), o)
+		if !errors.Is(err, blobstore.ErrPermission) {
+			t.Fatalf("got %v, want an error wrapping ErrPermission", err)
+		}
+	})
+	t.Run("WrongAccessKey", func(t *testing.T) {
+		o := newBucket(t, opts)
+		o.AccessKeyID = "nosuchuser"
+		_, err := Open(t.Context(), o)
+		if !errors.Is(err, blobstore.ErrPermission) {
+			t.Fatalf("got %v, want an error wrapping ErrPermission", err)
+		}
+	})
+	t.Run("MissingBucket", func(t *testing.T) {
+		o := opts
+		o.Bucket = randomName(t, "syncfs-missing-")
+		_, err := Open(t.Context(), o)
+		if !errors.Is(err, ErrNoBucket) {
+			t.Fatalf("got %v, want an error wrapping ErrNoBucket", err)
+		}
+		if errors.Is(err, blobstore.ErrNotExist) || errors.Is(err, blobstore.ErrTransient) {
+			t.Errorf("a missing bucket must not look like a missing object or a passing fault: %v", err)
+		}
+		if !strings.Contains(err.Error(), o.Bucket) {
+			t.Errorf("error %q does not name the bucket", err)
+		}
+	})
+}
+
+// TestMissingBucketAfterOpen checks that objects of a bucket deleted after
+// Open are not reported as merely missing.
+func TestMissingBucketAfterOpen(t *testing.T) {
+	o := server(t)
+	o.Bucket = randomName(t, "syncfs-missing-")
+	s, err := New(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Get(t.Context(), "config", 0, -1)
+	if !errors.Is(err, ErrNoBucket) || errors.Is(err, blobstore.ErrNotExist) {
+		t.Fatalf("get: got %v, want ErrNoBucket and not ErrNotExist", err)
+	}
+	err = s.List(t.Context(), "", func(blobstore.Info) error { return nil })
+	if !errors.Is(err, ErrNoBucket) {
+		t.Fatalf("list: got %v, want ErrNoBucket", err)
+	}
+}
+
+// TestMultipart pushes bodies through the multipart path with the smallest
+// part size S3 allows, including create-if-absent, which must hold on
+// CompleteMultipartUpload as it does on PutObject.
+func TestMultipart(t *testing.T) {
+	o := newBucket(t, server(t))
+	o.PartSize = 5 << 20
+	s, err := Open(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 11<<20+123)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Repeat([]byte{7}, len(data))
+	t.Run("PutIfAbsent", func(t *testing.T) {
+		if err := s.PutIfAbsent(t.Context(), "big", bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		err := s.PutIfAbsent(t.Context(), "big", bytes.NewReader(other), int64(len(other)))
+		if !errors.Is(err, blobstore.ErrExist) {
+			t.Fatalf("second put-if-absent: got %v, want ErrExist", err)
+		}
+	})
+	t.Run("RangeAcrossParts", func(t *testing.T) {
+		off, n := int64(5<<20-10), int64(20)
+		rc, err := s.Get(t.Context(), "big", off, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data[off:off+n]) {
+			t.Fatal("range across the part boundary differs")
+		}
+	})
+	t.Run("Whole", func(t *testing.T) {
+		got, err := blobstore.GetAll(t.Context(), s, "big", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatal("multipart object differs from what was put")
+		}
+	})
+}
+
+// closedPort returns a loopback address on which nothing listens.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
