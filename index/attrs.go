@@ -1,0 +1,275 @@
+package index
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// RootIno is the root directory's inode number; RootFileID its file ID.
+const (
+	RootIno    uint64 = 1
+	RootFileID        = "root"
+)
+
+// Attr is one inode's attributes as the index knows them, including the
+// coalesced effect of writes not yet committed.
+type Attr struct {
+	Ino    uint64
+	FileID string
+	Mode   uint32 // type and permission bits, as in stat(2)
+	Nlink  uint32
+	UID    uint32
+	GID    uint32
+	Rdev   uint32
+	Size   int64
+	Atime  int64 // nanoseconds since the Unix epoch
+	Mtime  int64
+	Ctime  int64
+	State  State
+	Pinned bool
+	Cver   int64 // content version: which cache file holds the content
+	Wgen   int64 // write generation
+}
+
+// IsDir reports whether the inode is a directory.
+func (a Attr) IsDir() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFDIR }
+
+// IsRegular reports whether the inode is a regular file.
+func (a Attr) IsRegular() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFREG }
+
+const attrCols = `ino, file_id, mode, nlink, uid, gid, rdev, size, atime, mtime, ctime, state, pinned, cver, wgen`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAttr(s scanner) (Attr, error) {
+	var a Attr
+	var pinned int
+	err := s.Scan(&a.Ino, &a.FileID, &a.Mode, &a.Nlink, &a.UID, &a.GID, &a.Rdev, &a.Size, &a.Atime, &a.Mtime, &a.Ctime, &a.State, &pinned, &a.Cver, &a.Wgen)
+	a.Pinned = pinned != 0
+	return a, err
+}
+
+// pendingAttr is the coalesced effect of write(2) calls on one file, kept in
+// memory until flush, fsync, release or the periodic flush commits it.
+type pendingAttr struct {
+	size  int64
+	mtime int64
+	dirty bool
+}
+
+func (db *DB) getAttrTx(tx *sql.Tx, ino uint64) (Attr, error) {
+	a, err := scanAttr(tx.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Attr{}, fmt.Errorf("inode %d: %w", ino, ErrNotExist)
+	}
+	if err != nil {
+		return Attr{}, fmt.Errorf("inode %d: %w", ino, err)
+	}
+	db.applyOverlay(&a)
+	return a, nil
+}
+
+// applyOverlay merges uncommitted write effects. Callers hold db.mu, or
+// accept a racy but monotonic view (GetAttr).
+func (db *DB) applyOverlay(a *Attr) {
+	if p := db.overlay[a.Ino]; p != nil && p.dirty {
+		a.Size = p.size
+		if p.mtime > a.Mtime {
+			a.Mtime = p.mtime
+		}
+		if p.mtime > a.Ctime {
+			a.Ctime = p.mtime
+		}
+	}
+}
+
+// GetAttr returns an inode's attributes.
+func (db *DB) GetAttr(ino uint64) (Attr, error) {
+	a, err := scanAttr(db.r.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Attr{}, fmt.Errorf("inode %d: %w", ino, ErrNotExist)
+	}
+	if err != nil {
+		return Attr{}, fmt.Errorf("inode %d: %w", ino, err)
+	}
+	db.mu.Lock()
+	db.applyOverlay(&a)
+	db.mu.Unlock()
+	return a, nil
+}
+
+// SetAttrIn says which attributes to change; nil fields stay as they are.
+type SetAttrIn struct {
+	Mode  *uint32 // permission bits only (07777)
+	UID   *uint32
+	GID   *uint32
+	Size  *int64
+	Atime *int64
+	Mtime *int64
+	// Ctime, if set, is used as the change time instead of now (it is never
+	// set from user input; remote application uses it).
+	Ctime *int64
+}
+
+// SetAttr changes attributes. A size change is a content change: the file
+// becomes Staged and its write generation moves on. The caller has already
+// truncated the cache file (and, for an Absent file, fetched it first).
+func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var out Attr
+	err := db.withTx(func(tx *sql.Tx) error {
+		a, err := db.getAttrTx(tx, ino)
+		if err != nil {
+			return err
+		}
+		now := db.now().UnixNano()
+		ctime := now
+		if in.Ctime != nil {
+			ctime = *in.Ctime
+		}
+		if in.Mode != nil {
+			a.Mode = a.Mode&syscall.S_IFMT | *in.Mode&0o7777
+		}
+		if in.UID != nil {
+			a.UID = *in.UID
+		}
+		if in.GID != nil {
+			a.GID = *in.GID
+		}
+		if in.Atime != nil {
+			a.Atime = *in.Atime
+		}
+		if in.Mtime != nil {
+			a.Mtime = *in.Mtime
+		}
+		content := false
+		if in.Size != nil {
+			if a.IsDir() {
+				return fmt.Errorf("truncate inode %d: %w", ino, ErrIsDir)
+			}
+			if !a.IsRegular() {
+				return fmt.Errorf("truncate inode %d: %w", ino, ErrInvalid)
+			}
+			if err := Transition(a.State, StateStaged); err != nil {
+				return err
+			}
+			if *in.Size != a.Size && in.Mtime == nil {
+				a.Mtime = now
+			}
+			a.Size = *in.Size
+			a.State = StateStaged
+			a.Wgen++
+			content = true
+			if p := db.overlay[ino]; p != nil {
+				p.size = a.Size
+				p.mtime = a.Mtime
+			}
+		}
+		// A change of only the access time is not a version: it is never
+		// journaled (relatime, lazily written).
+		onlyAtime := in.Mode == nil && in.UID == nil && in.GID == nil && in.Size == nil && in.Mtime == nil && in.Atime != nil
+		if !onlyAtime {
+			a.Ctime = ctime
+		}
+		if _, err := tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, size=?, atime=?, mtime=?, ctime=?, state=?, wgen=? WHERE ino=?`,
+			a.Mode, a.UID, a.GID, a.Size, a.Atime, a.Mtime, a.Ctime, a.State, a.Wgen, ino); err != nil {
+			return fmt.Errorf("setattr inode %d: %w", ino, err)
+		}
+		if !onlyAtime {
+			if err := db.bumpFile(tx, ino, content); err != nil {
+				return err
+			}
+		}
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+// NoteWrite records, in memory only, that bytes up to end were written to a
+// file at time mtime. No transaction: the change is committed by Flush,
+// Release, Fsync or FlushAll.
+func (db *DB) NoteWrite(ino uint64, end int64, mtime int64) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	p := db.overlay[ino]
+	if p == nil {
+		var size int64
+		if err := db.w.QueryRow("SELECT size FROM inodes WHERE ino=?", ino).Scan(&size); err != nil {
+			return
+		}
+		p = &pendingAttr{size: size}
+		db.overlay[ino] = p
+	}
+	if end > p.size {
+		p.size = end
+	}
+	p.mtime = mtime
+	p.dirty = true
+}
+
+// Flush commits one file's pending write effects.
+func (db *DB) Flush(ino uint64) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.flushLocked(ino)
+}
+
+// Fsync commits one file's pending write effects and makes the index durable.
+func (db *DB) Fsync(ino uint64) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := db.flushLocked(ino); err != nil {
+		return err
+	}
+	return db.syncLocked()
+}
+
+// FlushAll commits every pending write effect (the periodic flush).
+func (db *DB) FlushAll() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.flushAllLocked()
+}
+
+func (db *DB) flushAllLocked() error {
+	var errs []error
+	for ino := range db.overlay {
+		errs = append(errs, db.flushLocked(ino))
+	}
+	return errors.Join(errs...)
+}
+
+func (db *DB) flushLocked(ino uint64) error {
+	p := db.overlay[ino]
+	if p == nil {
+		return nil
+	}
+	if !p.dirty {
+		if h := db.handles[ino]; h == nil || h.writers == 0 {
+			delete(db.overlay, ino)
+		}
+		return nil
+	}
+	err := db.withTx(func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE inodes SET size=?, mtime=max(mtime, ?), ctime=max(ctime, ?) WHERE ino=?`, p.size, p.mtime, p.mtime, ino)
+		if err != nil {
+			return fmt.Errorf("flush inode %d: %w", ino, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return db.bumpFile(tx, ino, true)
+	})
+	if err != nil {
+		return err
+	}
+	p.dirty = false
+	if h := db.handles[ino]; h == nil || h.writers == 0 {
+		delete(db.overlay, ino)
+	}
+	return nil
+}

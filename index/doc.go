@@ -1,0 +1,39 @@
+// Package index is syncfs's single source of truth for the namespace, kept in
+// SQLite (WAL mode): inodes, directory entries, attributes, extended
+// attributes, symlink targets, hard links, the synced content of each file,
+// residency, version vectors, the outbox of changes still to upload, the local
+// journal and per-device watermarks.
+//
+// # Words
+//
+//   - Inode number (ino): the kernel's node ID. Allocated by SQLite's
+//     AUTOINCREMENT, so never reused; the root is 1.
+//   - File ID: a file's stable identity across devices (random, or "root").
+//     Journal records name files by file ID, never by inode number.
+//   - Residency: the state of a regular file's content (see State). It is one
+//     column, changed only through Transition, in the same transaction as the
+//     change that causes it.
+//   - Write generation (wgen): bumped by every open-for-write and truncate, so
+//     the uploader can tell that the copy it uploaded is still the current
+//     one (a compare-and-set when it marks the file Resident).
+//   - Content version (cver): names the cache file holding a file's content;
+//     bumped when a remote version replaces the content, so open handles keep
+//     reading the version they opened.
+//   - Outbox: rows naming files and directory entries changed locally and not
+//     yet in a sealed journal batch. Repeated changes coalesce on one row.
+//   - Journal: the local device's sealed batches, numbered 1, 2, 3... Each
+//     batch is recorded here before it is sent and sent again, byte for byte,
+//     after a crash.
+//   - Watermark: for each other device, the last journal sequence number
+//     applied here.
+//   - Trash: cache files no longer needed (purged files, replaced versions),
+//     removed by the resolver's janitor.
+//
+// # Concurrency
+//
+// All writes go through one SQLite connection, serialised by DB.mu, which also
+// guards the in-memory handle table (open counts, write-open counts, lookup
+// counts) and the attribute overlay (sizes and mtimes of files being written,
+// coalesced so that write(2) costs no transaction). Reads that need no
+// overlay-consistency use a pool of reader connections.
+package index

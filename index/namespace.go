@@ -1,0 +1,546 @@
+package index
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// MaxNameLen is the longest name of one directory entry, in bytes.
+const MaxNameLen = 255
+
+// NewNode describes an inode to create.
+type NewNode struct {
+	Mode   uint32 // type and permission bits; S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK
+	UID    uint32
+	GID    uint32
+	Rdev   uint32
+	Target string // symlink target
+}
+
+// DirEntry is one entry of a directory listing.
+type DirEntry struct {
+	Offset uint64 // where the next listing resumes: the entry's row ID, shifted past "." and ".."
+	Name   string
+	Attr   Attr
+}
+
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." {
+		return fmt.Errorf("name %q: %w", name, ErrInvalid)
+	}
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("name of %d bytes: %w", len(name), ErrNameTooLong)
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' || name[i] == 0 {
+			return fmt.Errorf("name %q: %w", name, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// lookupTx returns the inode named name in parent.
+func (db *DB) lookupTx(tx *sql.Tx, parent uint64, name string) (Attr, error) {
+	a, err := scanAttr(tx.QueryRow("SELECT i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Attr{}, fmt.Errorf("lookup %q: %w", name, ErrNotExist)
+	}
+	if err != nil {
+		return Attr{}, fmt.Errorf("lookup %q: %w", name, err)
+	}
+	db.applyOverlay(&a)
+	return a, nil
+}
+
+// Lookup returns the attributes of the entry name in directory parent.
+func (db *DB) Lookup(parent uint64, name string) (Attr, error) {
+	if len(name) > MaxNameLen {
+		return Attr{}, fmt.Errorf("lookup: %w", ErrNameTooLong)
+	}
+	a, err := scanAttr(db.r.QueryRow("SELECT i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Attr{}, fmt.Errorf("lookup %q: %w", name, ErrNotExist)
+	}
+	if err != nil {
+		return Attr{}, fmt.Errorf("lookup %q: %w", name, err)
+	}
+	db.mu.Lock()
+	db.applyOverlay(&a)
+	db.mu.Unlock()
+	return a, nil
+}
+
+func (db *DB) dirTx(tx *sql.Tx, ino uint64) (Attr, error) {
+	a, err := db.getAttrTx(tx, ino)
+	if err != nil {
+		return a, err
+	}
+	if !a.IsDir() {
+		return a, fmt.Errorf("inode %d: %w", ino, ErrNotDir)
+	}
+	if a.Nlink == 0 {
+		// A removed directory takes no new entries.
+		return a, fmt.Errorf("inode %d removed: %w", ino, ErrNotExist)
+	}
+	return a, nil
+}
+
+// touchDir sets a directory's mtime and ctime, for an entry change.
+func (db *DB) touchDir(tx *sql.Tx, ino uint64, now int64, nlinkDelta int) error {
+	if _, err := tx.Exec("UPDATE inodes SET mtime=?, ctime=?, nlink=nlink+? WHERE ino=?", now, now, nlinkDelta, ino); err != nil {
+		return fmt.Errorf("update directory %d: %w", ino, err)
+	}
+	return db.bumpFile(tx, ino, false)
+}
+
+// Create makes a new inode of n's type named name in parent: a file,
+// directory, symlink, fifo, socket or device. A new regular file is Staged
+// (even empty, it must reach the store).
+func (db *DB) Create(parent uint64, name string, n NewNode) (Attr, error) {
+	if err := checkName(name); err != nil {
+		return Attr{}, err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var out Attr
+	err := db.withTx(func(tx *sql.Tx) error {
+		p, err := db.dirTx(tx, parent)
+		if err != nil {
+			return err
+		}
+		if _, err := db.lookupTx(tx, parent, name); err == nil {
+			return fmt.Errorf("create %q: %w", name, ErrExist)
+		} else if !errors.Is(err, ErrNotExist) {
+			return err
+		}
+		now := db.now().UnixNano()
+		typ := n.Mode & syscall.S_IFMT
+		if typ == 0 {
+			typ = syscall.S_IFREG
+		}
+		nlink, state := 1, StateNone
+		var target []byte
+		switch typ {
+		case syscall.S_IFDIR:
+			nlink = 2
+		case syscall.S_IFREG:
+			state = StateStaged
+		case syscall.S_IFLNK:
+			target = []byte(n.Target)
+		case syscall.S_IFIFO, syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFSOCK:
+		default:
+			return fmt.Errorf("create %q: file type %o: %w", name, typ, ErrInvalid)
+		}
+		gid := n.GID
+		mode := typ | n.Mode&0o7777
+		if p.Mode&syscall.S_ISGID != 0 {
+			// BSD group semantics under a setgid directory, as ext4 does.
+			gid = p.GID
+			if typ == syscall.S_IFDIR {
+				mode |= syscall.S_ISGID
+			}
+		}
+		res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')`,
+			randomID(16), mode, n.UID, gid, n.Rdev, nlink, len(target), now, now, now, target, state)
+		if err != nil {
+			return fmt.Errorf("create %q: %w", name, err)
+		}
+		id, _ := res.LastInsertId()
+		ino := uint64(id)
+		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, []byte(name), ino); err != nil {
+			return fmt.Errorf("create %q: %w", name, err)
+		}
+		delta := 0
+		if typ == syscall.S_IFDIR {
+			delta = 1
+		}
+		if err := db.touchDir(tx, parent, now, delta); err != nil {
+			return err
+		}
+		if err := db.bumpFile(tx, ino, typ == syscall.S_IFREG); err != nil {
+			return err
+		}
+		if err := db.bumpDentry(tx, parent, name); err != nil {
+			return err
+		}
+		out, err = db.getAttrTx(tx, ino)
+		return err
+	})
+	return out, err
+}
+
+// Link adds the name newName in newParent for the existing inode ino.
+func (db *DB) Link(ino, newParent uint64, newName string) (Attr, error) {
+	if err := checkName(newName); err != nil {
+		return Attr{}, err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var out Attr
+	err := db.withTx(func(tx *sql.Tx) error {
+		if _, err := db.dirTx(tx, newParent); err != nil {
+			return err
+		}
+		a, err := db.getAttrTx(tx, ino)
+		if err != nil {
+			return err
+		}
+		if a.IsDir() {
+			return fmt.Errorf("link directory: %w", ErrPermission)
+		}
+		if a.Nlink == 0 {
+			return fmt.Errorf("link removed file: %w", ErrNotExist)
+		}
+		if _, err := db.lookupTx(tx, newParent, newName); err == nil {
+			return fmt.Errorf("link %q: %w", newName, ErrExist)
+		}
+		now := db.now().UnixNano()
+		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", newParent, []byte(newName), ino); err != nil {
+			return fmt.Errorf("link %q: %w", newName, err)
+		}
+		if _, err := tx.Exec("UPDATE inodes SET nlink=nlink+1, ctime=? WHERE ino=?", now, ino); err != nil {
+			return fmt.Errorf("link %q: %w", newName, err)
+		}
+		if err := db.touchDir(tx, newParent, now, 0); err != nil {
+			return err
+		}
+		if err := db.bumpFile(tx, ino, false); err != nil {
+			return err
+		}
+		if err := db.bumpDentry(tx, newParent, newName); err != nil {
+			return err
+		}
+		out, err = db.getAttrTx(tx, ino)
+		return err
+	})
+	return out, err
+}
+
+// Unlink removes the non-directory entry name from parent.
+func (db *DB) Unlink(parent uint64, name string) error {
+	return db.remove(parent, name, false)
+}
+
+// Rmdir removes the empty directory name from parent.
+func (db *DB) Rmdir(parent uint64, name string) error {
+	if name == "." {
+		return fmt.Errorf("rmdir \".\": %w", ErrInvalid)
+	}
+	if name == ".." {
+		return fmt.Errorf("rmdir \"..\": %w", ErrNotEmpty)
+	}
+	return db.remove(parent, name, true)
+}
+
+func (db *DB) remove(parent uint64, name string, dir bool) error {
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("remove: %w", ErrNameTooLong)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.withTx(func(tx *sql.Tx) error {
+		if _, err := db.getAttrTx(tx, parent); err != nil {
+			return err
+		}
+		a, err := db.lookupTx(tx, parent, name)
+		if err != nil {
+			return err
+		}
+		if dir && !a.IsDir() {
+			return fmt.Errorf("rmdir %q: %w", name, ErrNotDir)
+		}
+		if !dir && a.IsDir() {
+			return fmt.Errorf("unlink %q: %w", name, ErrIsDir)
+		}
+		return db.dropEntryTx(tx, parent, name, a, db.now().UnixNano())
+	})
+}
+
+// dropEntryTx removes the entry (parent, name) naming a, updating link
+// counts; a directory must be empty.
+func (db *DB) dropEntryTx(tx *sql.Tx, parent uint64, name string, a Attr, now int64) error {
+	if a.IsDir() {
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=?", a.Ino).Scan(&n); err != nil {
+			return fmt.Errorf("remove %q: %w", name, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("remove %q: %w", name, ErrNotEmpty)
+		}
+	}
+	if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", parent, []byte(name)); err != nil {
+		return fmt.Errorf("remove %q: %w", name, err)
+	}
+	delta := 0
+	nlink := a.Nlink - 1
+	if a.IsDir() {
+		delta = -1
+		nlink = 0
+	}
+	if err := db.touchDir(tx, parent, now, delta); err != nil {
+		return err
+	}
+	if err := db.bumpDentry(tx, parent, name); err != nil {
+		return err
+	}
+	return db.setNlinkTx(tx, a, nlink, now)
+}
+
+// setNlinkTx sets an inode's link count; at zero a regular file becomes
+// Tombstoned. The row itself stays until the deletion is journaled and no
+// handle or kernel reference remains (see maybePurge).
+func (db *DB) setNlinkTx(tx *sql.Tx, a Attr, nlink uint32, now int64) error {
+	state := a.State
+	if nlink == 0 {
+		if err := Transition(a.State, StateTombstoned); err != nil {
+			return err
+		}
+		state = StateTombstoned
+	}
+	if _, err := tx.Exec("UPDATE inodes SET nlink=?, ctime=?, state=? WHERE ino=?", nlink, now, state, a.Ino); err != nil {
+		return fmt.Errorf("update inode %d: %w", a.Ino, err)
+	}
+	return db.bumpFile(tx, a.Ino, false)
+}
+
+// RenameFlags are renameat2's flags.
+type RenameFlags uint32
+
+// The renameat2 flags syncfs supports.
+const (
+	RenameNoReplace RenameFlags = 1 << 0
+	RenameExchange  RenameFlags = 1 << 1
+)
+
+// Rename moves the entry (oldParent, oldName) to (newParent, newName), with
+// rename(2)'s rules for replacing an existing target.
+func (db *DB) Rename(oldParent uint64, oldName string, newParent uint64, newName string, flags RenameFlags) error {
+	if err := checkName(newName); err != nil {
+		return err
+	}
+	if len(oldName) > MaxNameLen {
+		return fmt.Errorf("rename: %w", ErrNameTooLong)
+	}
+	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+		return fmt.Errorf("rename flags %#x: %w", flags, ErrInvalid)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.withTx(func(tx *sql.Tx) error {
+		if _, err := db.dirTx(tx, oldParent); err != nil {
+			return err
+		}
+		if _, err := db.dirTx(tx, newParent); err != nil {
+			return err
+		}
+		src, err := db.lookupTx(tx, oldParent, oldName)
+		if err != nil {
+			return err
+		}
+		dst, derr := db.lookupTx(tx, newParent, newName)
+		exists := derr == nil
+		if derr != nil && !errors.Is(derr, ErrNotExist) {
+			return derr
+		}
+		if flags&RenameExchange != 0 && !exists {
+			return fmt.Errorf("rename exchange %q: %w", newName, ErrNotExist)
+		}
+		if flags&RenameNoReplace != 0 && exists {
+			return fmt.Errorf("rename %q: %w", newName, ErrExist)
+		}
+		if exists && dst.Ino == src.Ino {
+			return nil // the same inode under both names: nothing to do
+		}
+		// A directory may not move into itself or below itself.
+		if src.IsDir() {
+			if err := db.checkNotAncestor(tx, src.Ino, newParent); err != nil {
+				return err
+			}
+		}
+		if flags&RenameExchange != 0 && dst.IsDir() {
+			if err := db.checkNotAncestor(tx, dst.Ino, oldParent); err != nil {
+				return err
+			}
+		}
+		now := db.now().UnixNano()
+		if flags&RenameExchange != 0 {
+			return db.exchangeTx(tx, oldParent, oldName, src, newParent, newName, dst, now)
+		}
+		if exists {
+			if src.IsDir() && !dst.IsDir() {
+				return fmt.Errorf("rename %q: %w", newName, ErrNotDir)
+			}
+			if !src.IsDir() && dst.IsDir() {
+				return fmt.Errorf("rename %q: %w", newName, ErrIsDir)
+			}
+			if err := db.dropEntryTx(tx, newParent, newName, dst, now); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec("UPDATE dentries SET parent=?, name=? WHERE parent=? AND name=?", newParent, []byte(newName), oldParent, []byte(oldName)); err != nil {
+			return fmt.Errorf("rename %q: %w", oldName, err)
+		}
+		if src.IsDir() && oldParent != newParent {
+			if err := db.touchDir(tx, oldParent, now, -1); err != nil {
+				return err
+			}
+			if err := db.touchDir(tx, newParent, now, 1); err != nil {
+				return err
+			}
+		} else {
+			if err := db.touchDir(tx, oldParent, now, 0); err != nil {
+				return err
+			}
+			if newParent != oldParent {
+				if err := db.touchDir(tx, newParent, now, 0); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", now, src.Ino); err != nil {
+			return fmt.Errorf("rename %q: %w", oldName, err)
+		}
+		if err := db.bumpFile(tx, src.Ino, false); err != nil {
+			return err
+		}
+		if err := db.bumpDentry(tx, oldParent, oldName); err != nil {
+			return err
+		}
+		return db.bumpDentry(tx, newParent, newName)
+	})
+}
+
+func (db *DB) exchangeTx(tx *sql.Tx, oldParent uint64, oldName string, src Attr, newParent uint64, newName string, dst Attr, now int64) error {
+	if _, err := tx.Exec("UPDATE dentries SET ino=? WHERE parent=? AND name=?", dst.Ino, oldParent, []byte(oldName)); err != nil {
+		return fmt.Errorf("exchange: %w", err)
+	}
+	if _, err := tx.Exec("UPDATE dentries SET ino=? WHERE parent=? AND name=?", src.Ino, newParent, []byte(newName)); err != nil {
+		return fmt.Errorf("exchange: %w", err)
+	}
+	if oldParent != newParent && src.IsDir() != dst.IsDir() {
+		d := 1
+		if dst.IsDir() {
+			d = -1
+		}
+		// src moved to newParent, dst to oldParent.
+		if err := db.touchDir(tx, oldParent, now, -d); err != nil {
+			return err
+		}
+		if err := db.touchDir(tx, newParent, now, d); err != nil {
+			return err
+		}
+	} else {
+		if err := db.touchDir(tx, oldParent, now, 0); err != nil {
+			return err
+		}
+		if err := db.touchDir(tx, newParent, now, 0); err != nil {
+			return err
+		}
+	}
+	for _, ino := range []uint64{src.Ino, dst.Ino} {
+		if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", now, ino); err != nil {
+			return fmt.Errorf("exchange: %w", err)
+		}
+		if err := db.bumpFile(tx, ino, false); err != nil {
+			return err
+		}
+	}
+	if err := db.bumpDentry(tx, oldParent, oldName); err != nil {
+		return err
+	}
+	return db.bumpDentry(tx, newParent, newName)
+}
+
+// checkNotAncestor fails with ErrInvalid if dir is ino or lies below it.
+func (db *DB) checkNotAncestor(tx *sql.Tx, ino, dir uint64) error {
+	for i := 0; i < 1<<16; i++ {
+		if dir == ino {
+			return fmt.Errorf("move directory into itself: %w", ErrInvalid)
+		}
+		if dir == RootIno {
+			return nil
+		}
+		err := tx.QueryRow("SELECT parent FROM dentries WHERE ino=? LIMIT 1", dir).Scan(&dir)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("walk up: %w", err)
+		}
+	}
+	return fmt.Errorf("directory chain too deep: %w", ErrInvalid)
+}
+
+// Readlink returns a symlink's target.
+func (db *DB) Readlink(ino uint64) (string, error) {
+	var mode uint32
+	var target []byte
+	err := db.r.QueryRow("SELECT mode, target FROM inodes WHERE ino=?", ino).Scan(&mode, &target)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("readlink %d: %w", ino, ErrNotExist)
+	}
+	if err != nil {
+		return "", fmt.Errorf("readlink %d: %w", ino, err)
+	}
+	if mode&syscall.S_IFMT != syscall.S_IFLNK {
+		return "", fmt.Errorf("readlink %d: %w", ino, ErrInvalid)
+	}
+	return string(target), nil
+}
+
+// ParentOf returns the inode of the directory holding a directory (for
+// ".."); the root is its own parent.
+func (db *DB) ParentOf(ino uint64) (uint64, error) {
+	if ino == RootIno {
+		return RootIno, nil
+	}
+	var p uint64
+	err := db.r.QueryRow("SELECT parent FROM dentries WHERE ino=? LIMIT 1", ino).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return RootIno, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("parent of %d: %w", ino, err)
+	}
+	return p, nil
+}
+
+// ReadDir lists up to limit entries of directory dir that come after offset
+// (0 = from the start), in row-ID order, one query for names and attributes.
+// Offsets 1 and 2 are "." and "..", which the caller adds.
+func (db *DB) ReadDir(dir uint64, offset uint64, limit int) ([]DirEntry, error) {
+	after := int64(0)
+	if offset > 2 {
+		after = int64(offset - 2)
+	}
+	rows, err := db.r.Query(`SELECT d.id, d.name, i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen
+		FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.id>? ORDER BY d.id LIMIT ?`, dir, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("readdir %d: %w", dir, err)
+	}
+	defer rows.Close()
+	var out []DirEntry
+	for rows.Next() {
+		var id int64
+		var name []byte
+		var a Attr
+		var pinned int
+		if err := rows.Scan(&id, &name, &a.Ino, &a.FileID, &a.Mode, &a.Nlink, &a.UID, &a.GID, &a.Rdev, &a.Size, &a.Atime, &a.Mtime, &a.Ctime, &a.State, &pinned, &a.Cver, &a.Wgen); err != nil {
+			return nil, fmt.Errorf("readdir %d: %w", dir, err)
+		}
+		a.Pinned = pinned != 0
+		out = append(out, DirEntry{Offset: uint64(id) + 2, Name: string(name), Attr: a})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readdir %d: %w", dir, err)
+	}
+	db.mu.Lock()
+	for i := range out {
+		db.applyOverlay(&out[i].Attr)
+	}
+	db.mu.Unlock()
+	return out, nil
+}

@@ -1,0 +1,49 @@
+package index
+
+// Record is one entry of a journal batch: the new state of one file or of
+// one directory entry. Records name files by file ID. Exactly one field is set.
+type Record struct {
+	File   *FileRecord   `json:"f,omitempty"`
+	Dentry *DentryRecord `json:"d,omitempty"`
+}
+
+// FileRecord is a version of a file's attributes and content.
+type FileRecord struct {
+	ID      string            `json:"id"`
+	Mode    uint32            `json:"mode"`
+	UID     uint32            `json:"uid"`
+	GID     uint32            `json:"gid"`
+	Rdev    uint32            `json:"rdev,omitempty"`
+	Mtime   int64             `json:"mtime"`
+	Ctime   int64             `json:"ctime"`
+	Target  []byte            `json:"target,omitempty"` // symlink target
+	Xattrs  map[string][]byte `json:"xattrs,omitempty"`
+	Content *Content          `json:"content,omitempty"` // regular files only
+	Deleted bool              `json:"deleted,omitempty"`
+	VV      VV                `json:"vv"`
+	HLC     int64             `json:"hlc"`
+}
+
+// DentryRecord is a version of one directory entry: the name Name in the
+// directory Parent now names Child, or nothing if Child is empty.
+type DentryRecord struct {
+	Parent string `json:"parent"`
+	Name   []byte `json:"name"`
+	Child  string `json:"child,omitempty"`
+	VV     VV     `json:"vv"`
+	HLC    int64  `json:"hlc"`
+}
+
+// Content is a version of a regular file's bytes: inline for small files,
+// else the list of chunks that concatenate to it.
+type Content struct {
+	Size   int64      `json:"size"`
+	Inline []byte     `json:"inline,omitempty"`
+	Chunks []ChunkRef `json:"chunks,omitempty"`
+}
+
+// ChunkRef names one content chunk by its keyed ID and plaintext length.
+type ChunkRef struct {
+	ID  string `json:"id"`
+	Len int64  `json:"len"`
+}

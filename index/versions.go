@@ -1,0 +1,159 @@
+package index
+
+import (
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// VV is a version vector: for each device, how many changes of the object
+// that device has made (or seen, merged).
+type VV map[string]uint64
+
+// Compare says how a relates to b.
+type Order int
+
+// The results of VV.Compare.
+const (
+	Equal Order = iota
+	Before
+	After
+	Concurrent
+)
+
+// Compare reports whether v is Equal to, Before (dominated by), After
+// (dominates) or Concurrent with w.
+func (v VV) Compare(w VV) Order {
+	less, more := false, false
+	for k, a := range v {
+		if b := w[k]; a > b {
+			more = true
+		} else if a < b {
+			less = true
+		}
+	}
+	for k, b := range w {
+		if _, ok := v[k]; !ok && b > 0 {
+			less = true
+		}
+	}
+	switch {
+	case less && more:
+		return Concurrent
+	case less:
+		return Before
+	case more:
+		return After
+	}
+	return Equal
+}
+
+// Merge returns the element-wise maximum of v and w.
+func (v VV) Merge(w VV) VV {
+	out := VV{}
+	for k, a := range v {
+		out[k] = a
+	}
+	for k, b := range w {
+		if b > out[k] {
+			out[k] = b
+		}
+	}
+	return out
+}
+
+// String renders the vector deterministically, for logs and tests.
+func (v VV) String() string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s:%d", k, v[k])
+	}
+	return "{" + b.String() + "}"
+}
+
+func parseVV(s string) VV {
+	v := VV{}
+	_ = json.Unmarshal([]byte(s), &v) // a damaged vector reads as empty: dominated by anything
+	return v
+}
+
+func (v VV) encode() string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// tick returns the next hybrid logical clock value: wall time in
+// nanoseconds, but always past every value issued or seen. Callers hold mu.
+func (db *DB) tick() int64 {
+	now := db.now().UnixNano()
+	if now <= db.hlcLast {
+		now = db.hlcLast + 1
+	}
+	db.hlcLast = now
+	return now
+}
+
+// observe moves the clock past a remote HLC value. Callers hold mu.
+func (db *DB) observe(h int64) {
+	if h > db.hlcLast {
+		db.hlcLast = h
+	}
+}
+
+// bumpFile records a local change of a file's version (content or
+// attributes): its vector advances and it joins the outbox.
+func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
+	var vs string
+	if err := tx.QueryRow("SELECT vv FROM inodes WHERE ino=?", ino).Scan(&vs); err != nil {
+		return fmt.Errorf("version of inode %d: %w", ino, err)
+	}
+	v := parseVV(vs)
+	v[db.device]++
+	if _, err := tx.Exec("UPDATE inodes SET vv=?, hlc=? WHERE ino=?", v.encode(), db.tick(), ino); err != nil {
+		return fmt.Errorf("version of inode %d: %w", ino, err)
+	}
+	db.outGen++
+	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, ino) VALUES(?, ?, ?)
+		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, fmt.Sprintf("f:%d", ino), db.outGen, ino); err != nil {
+		return fmt.Errorf("outbox inode %d: %w", ino, err)
+	}
+	return nil
+}
+
+// bumpDentry records a local change of the entry (parent, name): created,
+// removed or pointed elsewhere.
+func (db *DB) bumpDentry(tx *sql.Tx, parent uint64, name string) error {
+	var pfid string
+	if err := tx.QueryRow("SELECT file_id FROM inodes WHERE ino=?", parent).Scan(&pfid); err != nil {
+		return fmt.Errorf("entry version: parent %d: %w", parent, err)
+	}
+	var vs string
+	err := tx.QueryRow("SELECT vv FROM dentry_versions WHERE parent_fid=? AND name=?", pfid, []byte(name)).Scan(&vs)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("entry version: %w", err)
+	}
+	v := parseVV(vs)
+	v[db.device]++
+	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc) VALUES(?, ?, ?, ?)
+		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc`, pfid, []byte(name), v.encode(), db.tick()); err != nil {
+		return fmt.Errorf("entry version: %w", err)
+	}
+	db.outGen++
+	key := "d:" + pfid + ":" + hex.EncodeToString([]byte(name))
+	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, parent, parent_fid, name) VALUES(?, ?, ?, ?, ?)
+		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, key, db.outGen, parent, pfid, []byte(name)); err != nil {
+		return fmt.Errorf("outbox entry: %w", err)
+	}
+	return nil
+}
