@@ -1,0 +1,277 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// Key names one cache file: a content version of one inode.
+type Key struct {
+	Ino  uint64
+	Cver int64
+}
+
+func (k Key) String() string { return fmt.Sprintf("%d-%d", k.Ino, k.Cver) }
+
+// Fetcher fills missing content. Fetch must write at least the bytes
+// [off, off+n) of key's content into dst (clipped to the content's size) and
+// return the range it wrote, which may be larger (whole chunks). It must
+// return an error, never short data, when it cannot.
+type Fetcher interface {
+	Fetch(ctx context.Context, key Key, off, n int64, dst io.WriterAt) (start, end int64, err error)
+}
+
+// ErrNoSpace reports that the cache's disk is full.
+var ErrNoSpace = errors.New("cache disk full")
+
+// Cache is the local content cache in one directory.
+//
+// Lock order: Cache.mu, then an entry's fill mutex is never taken while
+// holding Cache.mu (fills run unlocked, one per key at a time).
+type Cache struct {
+	dir     string
+	fetcher Fetcher
+
+	mu      sync.Mutex
+	entries map[Key]*entry // present-range state of keys being fetched
+}
+
+// entry tracks the present ranges of one key.
+type entry struct {
+	fill    sync.Mutex // one fill at a time per key: concurrent readers of a chunk cause one fetch
+	mu      sync.Mutex // guards present
+	present ranges
+	loaded  bool
+}
+
+// New opens (creating) a cache in dir.
+func New(dir string, f Fetcher) (*Cache, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		return nil, fmt.Errorf("create cache: %w", mapErr(err))
+	}
+	return &Cache{dir: dir, fetcher: f, entries: map[Key]*entry{}}, nil
+}
+
+// SetFetcher sets the fetcher (the resolver is built after the cache).
+func (c *Cache) SetFetcher(f Fetcher) { c.fetcher = f }
+
+// Path returns the cache file's path for key.
+func (c *Cache) Path(k Key) string {
+	return filepath.Join(c.dir, "data", k.String())
+}
+
+func (c *Cache) presentPath(k Key) string { return c.Path(k) + ".present" }
+
+// Open opens key's cache file, creating it empty if missing.
+func (c *Cache) Open(k Key, writable bool) (*os.File, error) {
+	flag := os.O_RDWR | os.O_CREATE
+	if !writable {
+		flag = os.O_RDWR | os.O_CREATE // the file may need creating even for a reader
+	}
+	f, err := os.OpenFile(c.Path(k), flag, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open cache file %s: %w", k, mapErr(err))
+	}
+	return f, nil
+}
+
+// Truncate sets key's cache file size, creating it if missing.
+func (c *Cache) Truncate(k Key, size int64) error {
+	f, err := c.Open(k, true)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate cache file %s: %w", k, mapErr(err))
+	}
+	return nil
+}
+
+// Remove deletes key's cache file and its present ranges.
+func (c *Cache) Remove(k Key) error {
+	c.mu.Lock()
+	delete(c.entries, k)
+	c.mu.Unlock()
+	err1 := os.Remove(c.Path(k))
+	err2 := os.Remove(c.presentPath(k))
+	if errors.Is(err1, os.ErrNotExist) {
+		err1 = nil
+	}
+	if errors.Is(err2, os.ErrNotExist) {
+		err2 = nil
+	}
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("remove cache file %s: %w", k, err)
+	}
+	return nil
+}
+
+func (c *Cache) entry(k Key) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[k]
+	if e == nil {
+		e = &entry{}
+		c.entries[k] = e
+	}
+	return e
+}
+
+// Ensure makes the bytes [off, off+n) of key's content (size bytes long)
+// present in its cache file, fetching what is missing. complete reports
+// that the whole content [0, size) is now present.
+func (c *Cache) Ensure(ctx context.Context, k Key, size, off, n int64) (complete bool, err error) {
+	if off+n > size {
+		n = size - off
+	}
+	e := c.entry(k)
+	if err := c.load(k, e); err != nil {
+		return false, err
+	}
+	if n > 0 && !e.has(off, off+n) {
+		if c.fetcher == nil {
+			return false, fmt.Errorf("fetch %s: no fetcher", k)
+		}
+		e.fill.Lock()
+		err := c.fill(ctx, k, e, off, n)
+		e.fill.Unlock()
+		if err != nil {
+			return false, err
+		}
+	}
+	return e.has(0, size), nil
+}
+
+func (c *Cache) fill(ctx context.Context, k Key, e *entry, off, n int64) error {
+	// Another reader may have fetched it while we waited.
+	for _, gap := range e.gaps(off, off+n) {
+		f, err := c.Open(k, true)
+		if err != nil {
+			return err
+		}
+		start, end, err := c.fetcher.Fetch(ctx, k, gap[0], gap[1]-gap[0], f)
+		if err == nil {
+			err = f.Sync()
+			if err != nil {
+				err = fmt.Errorf("sync cache file %s: %w", k, mapErr(err))
+			}
+		}
+		f.Close()
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		e.present.add(start, end)
+		snapshot := append(ranges(nil), e.present...)
+		e.mu.Unlock()
+		if err := c.savePresent(k, snapshot); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *entry) has(from, to int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.present.covers(from, to)
+}
+
+func (e *entry) gaps(from, to int64) [][2]int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.present.gaps(from, to)
+}
+
+// Present returns the byte ranges of key known to be present (for status).
+func (c *Cache) Present(k Key) ([][2]int64, error) {
+	e := c.entry(k)
+	if err := c.load(k, e); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([][2]int64(nil), e.present...), nil
+}
+
+func (c *Cache) load(k Key, e *entry) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.loaded {
+		return nil
+	}
+	b, err := os.ReadFile(c.presentPath(k))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read present ranges of %s: %w", k, err)
+	}
+	if len(b) > 0 {
+		var rs ranges
+		if json.Unmarshal(b, &rs) == nil {
+			e.present = rs
+		}
+		// A damaged ranges file only costs a refetch.
+	}
+	e.loaded = true
+	return nil
+}
+
+// savePresent writes the ranges file atomically, after the data it describes
+// was synced: a crash leaves the old list, never one that claims a hole.
+func (c *Cache) savePresent(k Key, rs ranges) error {
+	b, _ := json.Marshal(rs)
+	tmp := c.presentPath(k) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("save present ranges of %s: %w", k, mapErr(err))
+	}
+	if err := os.Rename(tmp, c.presentPath(k)); err != nil {
+		return fmt.Errorf("save present ranges of %s: %w", k, mapErr(err))
+	}
+	return nil
+}
+
+// Forget drops key's present ranges once its content is wholly local and
+// the index says so; the cache file stays.
+func (c *Cache) Forget(k Key) {
+	c.mu.Lock()
+	delete(c.entries, k)
+	c.mu.Unlock()
+	os.Remove(c.presentPath(k))
+}
+
+// Usage returns the bytes the cache's files take on disk.
+func (c *Cache) Usage() (int64, error) {
+	var total int64
+	err := filepath.WalkDir(filepath.Join(c.dir, "data"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		}
+		return nil
+	})
+	return total, err
+}
+
+// mapErr marks a full disk with ErrNoSpace, keeping the cause.
+func mapErr(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
+
+// MapError is mapErr for callers doing their own I/O on cache files.
+func MapError(err error) error { return mapErr(err) }
