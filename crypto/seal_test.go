@@ -225,3 +225,33 @@ func TestKnownAnswers(t *testing.T) {
 		}
 	})
 }
+
+func TestKeysConcurrentUse(t *testing.T) {
+	// Keys is shared by the uploader and fetcher pools; -race checks that
+	// sealing and opening never write to it.
+	k := newTestKeys(t, "store-1")
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 50 {
+				id := itoa(g) + "/" + itoa(i)
+				s := k.Seal(KindJournal, id, []byte(id))
+				got, err := k.Open(KindJournal, id, s)
+				if err == nil && string(got) != id {
+					err = errors.New("wrong plaintext for " + id)
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+				_ = k.ChunkID(got)
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
