@@ -1,0 +1,277 @@
+package azure
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncfs/syncfs/blobstore"
+	"github.com/syncfs/syncfs/blobstore/storetest"
+)
+
+// envConnectionString names the local Azurite (scripts/servers.sh starts it
+// and exports a connection string for its well-known dev account).
+const envConnectionString = "SYNCFS_TEST_AZURE_CONNECTION_STRING"
+
+// server returns Options for the local Azurite (no container yet), or
+// skips/fails through storetest.RequireServer when none is configured.
+func server(t testing.TB) Options {
+	t.Helper()
+	cs := os.Getenv(envConnectionString)
+	if cs == "" {
+		storetest.RequireServer(t, "Azurite ("+envConnectionString+")")
+	}
+	return Options{ConnectionString: cs}
+}
+
+// connField returns one key=value field of a connection string.
+func connField(cs, key string) string {
+	for f := range strings.SplitSeq(cs, ";") {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+func randomName(t testing.TB, prefix string) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// newContainer creates a container with a random name and removes it, with
+// everything in it, when t ends.
+func newContainer(t testing.TB, opts Options) Options {
+	t.Helper()
+	opts.Container = randomName(t, "syncfs-test-")
+	s, err := New(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.Create(t.Context(), nil); err != nil {
+		t.Fatalf("create container %s: %v", opts.Container, err)
+	}
+	t.Cleanup(func() {
+		// t.Context is already cancelled when cleanups run; deleting the
+		// container deletes its blobs.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := s.client.Delete(ctx, nil); err != nil {
+			t.Errorf("delete container %s: %v", opts.Container, err)
+		}
+	})
+	return opts
+}
+
+// emptyStore deletes every object of s (under its prefix).
+func emptyStore(t testing.TB, ctx context.Context, s blobstore.Store) {
+	t.Helper()
+	var names []string
+	err := s.List(ctx, "", func(info blobstore.Info) error {
+		names = append(names, info.Name)
+		return nil
+	})
+	if err != nil {
+		t.Errorf("list for cleanup: %v", err)
+		return
+	}
+	for _, name := range names {
+		if err := s.Delete(ctx, name); err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+	}
+}
+
+// TestConformance runs the blobstore suite with one container for the
+// whole run and a random prefix per store, so that every subtest also
+// proves its store never sees blobs of a sibling prefix.
+func TestConformance(t *testing.T) {
+	opts := newContainer(t, server(t))
+	storetest.Run(t, func(t *testing.T) blobstore.Store {
+		o := opts
+		o.Prefix = randomName(t, "store-")
+		s, err := Open(t.Context(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			emptyStore(t, ctx, s)
+		})
+		return s
+	})
+}
+
+// TestSharedKey opens the store with account, key and endpoint rather than
+// a connection string, the other way OptionsFromEnv can be filled.
+func TestSharedKey(t *testing.T) {
+	cs := server(t).ConnectionString
+	o := newContainer(t, Options{
+		Account:  connField(cs, "AccountName"),
+		Key:      connField(cs, "AccountKey"),
+		Endpoint: connField(cs, "BlobEndpoint"),
+	})
+	s, err := Open(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blobstore.PutBytes(t.Context(), s, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := blobstore.GetAll(t.Context(), s, "k", 0)
+	if err != nil || string(got) != "v" {
+		t.Fatalf("get: %q, %v", got, err)
+	}
+}
+
+func TestOptionsFromEnv(t *testing.T) {
+	t.Setenv(EnvConnectionString, "cs")
+	t.Setenv(EnvAccount, "acct")
+	t.Setenv(EnvKey, "key")
+	got := OptionsFromEnv()
+	want := Options{ConnectionString: "cs", Account: "acct", Key: "key"}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestOpenFailsFast(t *testing.T) {
+	opts := server(t)
+	cs := opts.ConnectionString
+	t.Run("UnreachableEndpoint", func(t *testing.T) {
+		o := Options{
+			Container: "syncfs-unreachable",
+			Account:   connField(cs, "AccountName"),
+			Key:       connField(cs, "AccountKey"),
+			Endpoint:  "http://" + closedPort(t) + "/" + connField(cs, "AccountName"),
+		}
+		start := time.Now()
+		_, err := Open(t.Context(), o)
+		if !errors.Is(err, blobstore.ErrTransient) {
+			t.Fatalf("got %v, want an error wrapping ErrTransient", err)
+		}
+		if !strings.Contains(err.Error(), o.Container) {
+			t.Errorf("error %q does not name the container", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %v to fail", d)
+		}
+	})
+	t.Run("WrongKey", func(t *testing.T) {
+		o := newContainer(t, opts)
+		// A well-formed key that is not the account's.
+		o = Options{
+			Container: o.Container,
+			Account:   connField(cs, "AccountName"),
+			Key:       "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==",
+			Endpoint:  connField(cs, "BlobEndpoint"),
+		}
+		_, err := Open(t.Context(), o)
+		if !errors.Is(err, blobstore.ErrPermission) {
+			t.Fatalf("got %v, want an error wrapping ErrPermission", err)
+		}
+	})
+	t.Run("MissingContainer", func(t *testing.T) {
+		o := opts
+		o.Container = randomName(t, "syncfs-missing-")
+		_, err := Open(t.Context(), o)
+		if !errors.Is(err, ErrNoContainer) {
+			t.Fatalf("got %v, want an error wrapping ErrNoContainer", err)
+		}
+		if errors.Is(err, blobstore.ErrNotExist) || errors.Is(err, blobstore.ErrTransient) {
+			t.Errorf("a missing container must not look like a missing object or a passing fault: %v", err)
+		}
+		if !strings.Contains(err.Error(), o.Container) {
+			t.Errorf("error %q does not name the container", err)
+		}
+	})
+	t.Run("NoCredentials", func(t *testing.T) {
+		_, err := Open(t.Context(), Options{Container: "c"})
+		if !errors.Is(err, blobstore.ErrPermission) {
+			t.Fatalf("got %v, want an error wrapping ErrPermission", err)
+		}
+	})
+}
+
+// TestMissingContainerAfterOpen checks that blobs of a container deleted
+// after Open are not reported as merely missing.
+func TestMissingContainerAfterOpen(t *testing.T) {
+	o := server(t)
+	o.Container = randomName(t, "syncfs-missing-")
+	s, err := New(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Get(t.Context(), "config", 0, -1)
+	if !errors.Is(err, ErrNoContainer) || errors.Is(err, blobstore.ErrNotExist) {
+		t.Fatalf("get: got %v, want ErrNoContainer and not ErrNotExist", err)
+	}
+	err = s.List(t.Context(), "", func(blobstore.Info) error { return nil })
+	if !errors.Is(err, ErrNoContainer) {
+		t.Fatalf("list: got %v, want ErrNoContainer", err)
+	}
+}
+
+// TestStagedUpload sends a body above the single-request limit, so that it
+// is staged as blocks and committed, with and without create-if-absent
+// (checked at the commit).
+func TestStagedUpload(t *testing.T) {
+	s, err := Open(t.Context(), newContainer(t, server(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, singleRequestMax+blockSize+77)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIfAbsent(t.Context(), "big", bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	err = s.PutIfAbsent(t.Context(), "big", bytes.NewReader(data), int64(len(data)))
+	if !errors.Is(err, blobstore.ErrExist) {
+		t.Fatalf("second put-if-absent: got %v, want ErrExist", err)
+	}
+	t.Run("ShortBody", func(t *testing.T) {
+		err := s.Put(t.Context(), "short", bytes.NewReader(data[:singleRequestMax+1]), int64(len(data)))
+		if err == nil {
+			t.Fatal("short staged body succeeded")
+		}
+		if _, err := s.Stat(t.Context(), "short"); !errors.Is(err, blobstore.ErrNotExist) {
+			t.Fatalf("stat after failed put: got %v, want ErrNotExist", err)
+		}
+	})
+	got, err := blobstore.GetAll(t.Context(), s, "big", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("object differs from what was put")
+	}
+}
+
+// closedPort returns a loopback address on which nothing listens.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
