@@ -54,5 +54,9 @@ type kindError struct {
 	err  error // the OS error, usually an *fs.PathError
 }
 
-func (e *kindError) Error() string   { return e.err.Error() }
+// Error returns the OS error's message, which names the file.
+func (e *kindError) Error() string { return e.err.Error() }
+
+// Unwrap returns both the sentinel and the OS error, so errors.Is matches
+// either.
 func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }

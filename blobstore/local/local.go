@@ -310,6 +310,7 @@ type rangeReader struct {
 	left int64 // bytes still to read; < 0 means to the end of the file
 }
 
+// Read reads the next part of the range.
 func (r *rangeReader) Read(p []byte) (int, error) {
 	if r.left == 0 {
 		return 0, io.EOF
@@ -337,6 +338,7 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	}
 }
 
+// Close closes the file.
 func (r *rangeReader) Close() error { return r.f.Close() }
 
 // Stat returns the object's size and modification time.
@@ -477,6 +479,7 @@ type ctxReader struct {
 	r   io.Reader
 }
 
+// Read reads from the wrapped reader unless the context is done.
 func (c ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err

@@ -603,7 +603,7 @@ func (s suite) listSharedPrefix(t *testing.T) {
 		{"", all},
 		{"journal/dev1/1", all[:1]},
 	} {
-		t.Run(strings.ReplaceAll(tc.prefix, "/", "_"), func(t *testing.T) {
+		t.Run("Prefix="+tc.prefix, func(t *testing.T) {
 			if got := names(list(t, st, tc.prefix)); !slices.Equal(got, tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
