@@ -60,6 +60,8 @@ type Info struct {
 //     fn stops the listing and is returned.
 //   - Delete removes the object; deleting a missing object is not an error.
 //   - Every method honours ctx cancellation and returns ctx.Err() (wrapped).
+//   - A name that fails CheckName may be refused with ErrBadName; a full
+//     disk or quota gives ErrNoSpace.
 type Store interface {
 	Put(ctx context.Context, name string, body io.ReaderAt, size int64) error
 	PutIfAbsent(ctx context.Context, name string, body io.ReaderAt, size int64) error

@@ -54,7 +54,8 @@ func ParseURL(s string) (Location, error) {
 	case u.Opaque != "":
 		return Location{}, fmt.Errorf("store location %q: want %s://...", s, u.Scheme)
 	case u.User != nil:
-		return Location{}, fmt.Errorf("store location %q: credentials do not belong in the URL", s)
+		// Not echoed: the text holds a secret.
+		return Location{}, fmt.Errorf("store location %s://...: credentials do not belong in the URL; use the SDK's own chain", u.Scheme)
 	case u.RawQuery != "" || u.ForceQuery:
 		return Location{}, fmt.Errorf("store location %q: unexpected query", s)
 	case u.Fragment != "":
