@@ -26,7 +26,7 @@ const dirPerm = 0o700
 
 // createAttempts bounds how often Put recreates a parent directory that a
 // concurrent Delete pruned between Put's mkdir and its create.
-const createAttempts = 5
+const createAttempts = 10
 
 // Options tunes a local Store. The zero value is the durable default.
 type Options struct {
@@ -211,7 +211,8 @@ func (s *Store) createTemp(dir string) (*os.File, error) {
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == createAttempts {
 			return f, err
 		}
-		if err := s.makeDir(dir); err != nil {
+		// makeDir can lose the same race one level up; try again then too.
+		if err := s.makeDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
