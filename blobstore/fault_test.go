@@ -15,7 +15,7 @@ import (
 
 func TestFaultConformance(t *testing.T) {
 	// With no faults switched on, a Fault is a transparent Store.
-	storetest.Run(t, func(*testing.T) blobstore.Store { return blobstore.NewFault(newMemStore(), 1) })
+	storetest.RunWithOptions(t, func(*testing.T) blobstore.Store { return blobstore.NewFault(newMemStore(), 1) }, wrapperSuite)
 }
 
 // everyOp calls each Store method once on s and returns the errors by op.

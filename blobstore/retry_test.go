@@ -156,17 +156,17 @@ func noJitter(limit time.Duration) time.Duration { return limit }
 func TestRetryConformance(t *testing.T) {
 	noSleep := func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	t.Run("Plain", func(t *testing.T) {
-		storetest.Run(t, func(*testing.T) blobstore.Store {
+		storetest.RunWithOptions(t, func(*testing.T) blobstore.Store {
 			return blobstore.NewRetry(newMemStore(), blobstore.RetryOptions{Sleep: noSleep})
-		})
+		}, wrapperSuite)
 	})
 	t.Run("OverFlakyStore", func(t *testing.T) {
 		// A fifth of all calls fail; the retry wrapper must hide every one.
-		storetest.Run(t, func(*testing.T) blobstore.Store {
+		storetest.RunWithOptions(t, func(*testing.T) blobstore.Store {
 			f := blobstore.NewFault(newMemStore(), 42)
 			f.SetErrorRate(blobstore.OpAll, 0.2)
 			return blobstore.NewRetry(f, blobstore.RetryOptions{Attempts: 30, Sleep: noSleep})
-		})
+		}, wrapperSuite)
 	})
 }
 

@@ -84,7 +84,7 @@ func TestParseURLErrors(t *testing.T) {
 
 func TestPrefixed(t *testing.T) {
 	t.Run("Conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) blobstore.Store {
+		storetest.RunWithOptions(t, func(t *testing.T) blobstore.Store {
 			inner := newMemStore()
 			// Neighbours of the prefix must stay invisible.
 			for _, name := range []string{"photos", "photos2/x", "photosx", "aaa", "zzz"} {
@@ -93,7 +93,7 @@ func TestPrefixed(t *testing.T) {
 				}
 			}
 			return blobstore.Prefixed(inner, "/photos/")
-		})
+		}, wrapperSuite)
 	})
 	inner := newMemStore()
 	p := blobstore.Prefixed(inner, "a/b")
