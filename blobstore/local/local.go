@@ -126,10 +126,10 @@ func (s *Store) Put(ctx context.Context, name string, body io.ReaderAt, size int
 func (s *Store) PutIfAbsent(ctx context.Context, name string, body io.ReaderAt, size int64) error {
 	link := func(tmp, final string) error {
 		err := os.Link(tmp, final)
-		// The temp file is only a second name now, or a loser's copy.
-		if rerr := os.Remove(tmp); err == nil && rerr != nil {
-			return rerr
-		}
+		// The temp name is only a second name now, or a loser's copy. If
+		// removing it fails the object is still in place, and List hides
+		// the leftover, so that is no reason to report a failed put.
+		_ = os.Remove(tmp)
 		if errors.Is(err, fs.ErrExist) {
 			return blobstore.ErrExist
 		}
