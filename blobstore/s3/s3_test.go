@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func newBucket(t testing.TB, opts Options) Options {
 	return opts
 }
 
-// emptyStore deletes every object of s (under its prefix).
+// emptyStore deletes every object of s (under its prefix), a few at a time.
 func emptyStore(t testing.TB, ctx context.Context, s blobstore.Store) {
 	t.Helper()
 	var names []string
@@ -91,12 +92,22 @@ func emptyStore(t testing.TB, ctx context.Context, s blobstore.Store) {
 		t.Errorf("list for cleanup: %v", err)
 		return
 	}
-	for _, name := range names {
-		if err := s.Delete(ctx, name); err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for name := range work {
+				if err := s.Delete(ctx, name); err != nil {
+					t.Errorf("cleanup: %v", err)
+				}
+			}
+		})
 	}
+	for _, name := range names {
+		work <- name
+	}
+	close(work)
+	wg.Wait()
 }
 
 // TestConformance runs the blobstore suite with one bucket for the whole
