@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,4 +254,72 @@ func closedPort(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// failingBody is an io.ReaderAt whose reads fail past limit bytes from the
+// pass'th pass on (a pass starts with a read at offset 0), like a file
+// whose disk goes away halfway through an upload. A backend may read the
+// body more than once (checksums, payload hashes); the failure must cut
+// whichever pass actually sends it.
+type failingBody struct {
+	data    []byte
+	pass    int32
+	limit   int64
+	seen    atomic.Int32
+	tripped atomic.Bool
+}
+
+var errDiskGone = errors.New("disk went away")
+
+func (b *failingBody) ReadAt(p []byte, off int64) (int, error) {
+	if off == 0 {
+		b.seen.Add(1)
+	}
+	if b.seen.Load() >= b.pass && off+int64(len(p)) > b.limit {
+		b.tripped.Store(true)
+		n := copy(p, b.data[off:max(off, b.limit)])
+		return n, errDiskGone
+	}
+	return copy(p, b.data[off:]), nil
+}
+
+// TestAbortedUploadLeavesNothing fails the body partway through each pass
+// the backend makes over it: the Put must then fail and leave no object,
+// never the part that was sent (some servers store a request body cut
+// short as if it were whole).
+func TestAbortedUploadLeavesNothing(t *testing.T) {
+	s := openForAbortTest(t)
+	data := make([]byte, 1<<20)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	for pass := int32(1); pass <= 3; pass++ {
+		t.Run(fmt.Sprintf("Pass%d", pass), func(t *testing.T) {
+			for i := range 5 {
+				body := &failingBody{data: data, pass: pass, limit: 64 << 10}
+				err := s.Put(t.Context(), "aborted", body, int64(len(data)))
+				if err == nil {
+					if body.tripped.Load() {
+						t.Fatalf("round %d: put succeeded although its body failed", i)
+					}
+					// The backend read the body fewer than pass times.
+					if err := s.Delete(t.Context(), "aborted"); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				if _, err := s.Stat(t.Context(), "aborted"); !errors.Is(err, blobstore.ErrNotExist) {
+					t.Fatalf("round %d: stat after failed put: got %v, want ErrNotExist", i, err)
+				}
+			}
+		})
+	}
+}
+
+func openForAbortTest(t *testing.T) *Store {
+	s, err := Open(t.Context(), newContainer(t, server(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

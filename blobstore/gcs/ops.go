@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 
@@ -41,30 +42,41 @@ func (s *Store) put(ctx context.Context, obj *storage.ObjectHandle, name string,
 	if size < 0 {
 		return fmt.Errorf("negative size %d", size)
 	}
+	// The CRC32C of the whole body goes with the upload and GCS refuses the
+	// object if the bytes it got do not match. That is what makes Put
+	// all-or-nothing: when the upload is cut short (a short body, a
+	// cancelled context), the SDK's single-request path still closes the
+	// multipart body cleanly, and without a checksum the truncated bytes
+	// would be stored as the object. Reading the body first also finds a
+	// short body before anything is sent.
+	crc, err := checksum(body, size)
+	if err != nil {
+		return err
+	}
 	// Cancelling the writer's context is the SDK's way to abandon an
-	// upload: the object is then never created.
+	// upload; Close would instead finish it.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := obj.NewWriter(wctx)
 	w.ContentType = "application/octet-stream"
+	w.CRC32C = crc
+	w.SendCRC32C = true
 	if size <= singleRequestMax {
 		w.ChunkSize = 0 // one request, no buffer
 	}
-	_, copyErr := io.Copy(w, newSizedReader(body, size))
-	if copyErr != nil {
+	_, err = io.Copy(w, newSizedReader(body, size))
+	if err != nil {
 		cancel()
+	} else {
+		err = w.Close()
 	}
-	err := w.Close()
 	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case copyErr != nil:
-		if errors.Is(copyErr, errShortBody) {
-			return copyErr
-		}
-		return mapErr(copyErr)
 	case err == nil:
 		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, errShortBody):
+		return err
 	case ifAbsent && status(err) == 412:
 		return blobstore.ErrExist
 	}
@@ -202,6 +214,16 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		return nil
 	}
 	return fmt.Errorf("delete %s: %w", name, err)
+}
+
+// checksum returns the CRC32C (Castagnoli) of body[0:size), or an error
+// wrapping errShortBody if body ends first.
+func checksum(body io.ReaderAt, size int64) (uint32, error) {
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	if _, err := io.Copy(h, newSizedReader(body, size)); err != nil {
+		return 0, fmt.Errorf("read body: %w", err)
+	}
+	return h.Sum32(), nil
 }
 
 func beyondEnd(off, size int64) error {

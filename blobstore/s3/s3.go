@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -115,11 +114,12 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
 		o.UsePathStyle = opts.PathStyle
-		// Sign headers but not the body: hashing every payload with
-		// SHA-256 for SigV4 costs a core at a few hundred MB/s, and adds
-		// nothing, since every syncfs object is sealed with AES-GCM and
-		// TLS protects the transport to AWS.
-		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		// The payload stays signed (SigV4 hashes every body with SHA-256)
+		// although it costs CPU and syncfs objects are AES-GCM sealed
+		// anyway: the server checks the hash, and that is what stops a
+		// body cut off halfway from being stored as a whole object by
+		// servers that do not enforce Content-Length (versitygw does
+		// not; see TestAbortedUploadLeavesNothing).
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
