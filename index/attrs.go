@@ -87,17 +87,19 @@ func (db *DB) applyOverlay(a *Attr) {
 
 // GetAttr returns an inode's attributes.
 func (db *DB) GetAttr(ino uint64) (Attr, error) {
-	a, err := scanAttr(db.r.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Attr{}, fmt.Errorf("inode %d: %w", ino, ErrNotExist)
-	}
-	if err != nil {
-		return Attr{}, fmt.Errorf("inode %d: %w", ino, err)
-	}
-	db.mu.Lock()
-	db.applyOverlay(&a)
-	db.mu.Unlock()
-	return a, nil
+	var a Attr
+	err := db.readAttr(func() ([]*Attr, error) {
+		var err error
+		a, err = scanAttr(db.r.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("inode %d: %w", ino, ErrNotExist)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inode %d: %w", ino, err)
+		}
+		return []*Attr{&a}, nil
+	})
+	return a, err
 }
 
 // SetAttrIn says which attributes to change; nil fields stay as they are.
@@ -153,14 +155,18 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 			if !a.IsRegular() {
 				return fmt.Errorf("truncate inode %d: %w", ino, ErrInvalid)
 			}
-			if err := Transition(a.State, StateStaged); err != nil {
-				return err
-			}
 			if *in.Size != a.Size && in.Mtime == nil {
 				a.Mtime = now
 			}
 			a.Size = *in.Size
-			a.State = StateStaged
+			// An unlinked file still open is written like any other, but
+			// its content is never uploaded again: it stays Tombstoned.
+			if a.State != StateTombstoned {
+				if err := Transition(a.State, StateStaged); err != nil {
+					return err
+				}
+				a.State = StateStaged
+			}
 			a.Wgen++
 			content = true
 			if p := db.overlay[ino]; p != nil {
@@ -178,7 +184,7 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 			a.Mode, a.UID, a.GID, a.Size, a.Atime, a.Mtime, a.Ctime, a.State, a.Wgen, ino); err != nil {
 			return fmt.Errorf("setattr inode %d: %w", ino, err)
 		}
-		if !onlyAtime {
+		if !onlyAtime && a.State != StateTombstoned {
 			if err := db.bumpFile(tx, ino, content); err != nil {
 				return err
 			}
@@ -262,14 +268,47 @@ func (db *DB) flushLocked(ino uint64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
+		var st State
+		if err := tx.QueryRow("SELECT state FROM inodes WHERE ino=?", ino).Scan(&st); err != nil {
+			return fmt.Errorf("flush inode %d: %w", ino, err)
+		}
+		if st == StateTombstoned {
+			return nil
+		}
 		return db.bumpFile(tx, ino, true)
 	})
 	if err != nil {
 		return err
 	}
 	p.dirty = false
+	db.flushes++
 	if h := db.handles[ino]; h == nil || h.writers == 0 {
 		delete(db.overlay, ino)
 	}
 	return nil
+}
+
+// readAttr runs a lock-free read of inode rows and merges the overlay. A row
+// read just before an overlay commit, merged just after it, would show the
+// old size of a write that has already returned: if a commit happened
+// meanwhile, the read is retried.
+func (db *DB) readAttr(read func() ([]*Attr, error)) error {
+	for {
+		db.mu.Lock()
+		before := db.flushes
+		db.mu.Unlock()
+		as, err := read()
+		if err != nil {
+			return err
+		}
+		db.mu.Lock()
+		if db.flushes == before {
+			for _, a := range as {
+				db.applyOverlay(a)
+			}
+			db.mu.Unlock()
+			return nil
+		}
+		db.mu.Unlock()
+	}
 }

@@ -118,6 +118,7 @@ type DB struct {
 	overlay map[uint64]*pendingAttr // coalesced size/mtime of files being written
 	outGen  int64                   // generation counter for outbox rows
 	hlcLast int64                   // last hybrid logical clock value issued
+	flushes uint64                  // overlay commits so far: readers retry if it moved (see readAttr)
 
 	feed *feed
 }

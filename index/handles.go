@@ -29,7 +29,7 @@ func (db *DB) Open(ino uint64, write, trunc bool) (Attr, error) {
 		if err != nil {
 			return err
 		}
-		if write && a.IsRegular() {
+		if write && a.IsRegular() && a.State != StateTombstoned {
 			if a.State == StateAbsent && !(trunc || a.Size == 0) {
 				return fmt.Errorf("open inode %d for writing: %w", ino, ErrNeedsFetch)
 			}

@@ -59,17 +59,19 @@ func (db *DB) Lookup(parent uint64, name string) (Attr, error) {
 	if len(name) > MaxNameLen {
 		return Attr{}, fmt.Errorf("lookup: %w", ErrNameTooLong)
 	}
-	a, err := scanAttr(db.r.QueryRow("SELECT i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Attr{}, fmt.Errorf("lookup %q: %w", name, ErrNotExist)
-	}
-	if err != nil {
-		return Attr{}, fmt.Errorf("lookup %q: %w", name, err)
-	}
-	db.mu.Lock()
-	db.applyOverlay(&a)
-	db.mu.Unlock()
-	return a, nil
+	var a Attr
+	err := db.readAttr(func() ([]*Attr, error) {
+		var err error
+		a, err = scanAttr(db.r.QueryRow("SELECT i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("lookup %q: %w", name, ErrNotExist)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lookup %q: %w", name, err)
+		}
+		return []*Attr{&a}, nil
+	})
+	return a, err
 }
 
 func (db *DB) dirTx(tx *sql.Tx, ino uint64) (Attr, error) {
@@ -516,6 +518,20 @@ func (db *DB) ReadDir(dir uint64, offset uint64, limit int) ([]DirEntry, error) 
 	if offset > 2 {
 		after = int64(offset - 2)
 	}
+	var out []DirEntry
+	err := db.readAttr(func() ([]*Attr, error) {
+		var err error
+		out, err = db.readDirRows(dir, after, limit)
+		as := make([]*Attr, len(out))
+		for i := range out {
+			as[i] = &out[i].Attr
+		}
+		return as, err
+	})
+	return out, err
+}
+
+func (db *DB) readDirRows(dir uint64, after int64, limit int) ([]DirEntry, error) {
 	rows, err := db.r.Query(`SELECT d.id, d.name, i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen
 		FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.id>? ORDER BY d.id LIMIT ?`, dir, after, limit)
 	if err != nil {
@@ -537,10 +553,5 @@ func (db *DB) ReadDir(dir uint64, offset uint64, limit int) ([]DirEntry, error) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("readdir %d: %w", dir, err)
 	}
-	db.mu.Lock()
-	for i := range out {
-		db.applyOverlay(&out[i].Attr)
-	}
-	db.mu.Unlock()
 	return out, nil
 }

@@ -1,0 +1,92 @@
+package fs
+
+import (
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/index"
+)
+
+// readDirBatch is how many entries one index query returns; the kernel's
+// buffer usually fills first.
+const readDirBatch = 256
+
+// OpenDir checks that the inode is a directory; listings are stateless
+// (offsets are entry row IDs), so there is no directory handle.
+func (fsys *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	a, err := fsys.idx.GetAttr(in.NodeId)
+	if err != nil {
+		return fsys.status("opendir", err)
+	}
+	if !a.IsDir() {
+		return fuse.ENOTDIR
+	}
+	return fuse.OK
+}
+
+// ReleaseDir has nothing to release.
+func (fsys *FS) ReleaseDir(in *fuse.ReleaseIn) {}
+
+// FsyncDir makes the index durable.
+func (fsys *FS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	return fsys.status("fsyncdir", fsys.idx.Sync())
+}
+
+// ReadDir lists names.
+func (fsys *FS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	return fsys.readDir(in, out, false)
+}
+
+// ReadDirPlus lists names with their attributes, from one query per batch.
+func (fsys *FS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	return fsys.readDir(in, out, true)
+}
+
+func (fsys *FS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse.Status {
+	off := in.Offset
+	add := func(e fuse.DirEntry, a *index.Attr) bool {
+		if !plus {
+			return out.AddDirEntry(e)
+		}
+		eo := out.AddDirLookupEntry(e)
+		if eo == nil {
+			return false
+		}
+		if a != nil {
+			fsys.fillEntry(*a, eo)
+		}
+		return true
+	}
+	if off < 1 {
+		if !add(fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: in.NodeId, Off: 1}, nil) {
+			return fuse.OK
+		}
+		off = 1
+	}
+	if off < 2 {
+		parent, err := fsys.idx.ParentOf(in.NodeId)
+		if err != nil {
+			return fsys.status("readdir", err)
+		}
+		if !add(fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parent, Off: 2}, nil) {
+			return fuse.OK
+		}
+		off = 2
+	}
+	for {
+		ents, err := fsys.idx.ReadDir(in.NodeId, off, readDirBatch)
+		if err != nil {
+			return fsys.status("readdir", err)
+		}
+		for i := range ents {
+			e := &ents[i]
+			if !add(fuse.DirEntry{Name: e.Name, Mode: e.Attr.Mode, Ino: e.Attr.Ino, Off: e.Offset}, &e.Attr) {
+				return fuse.OK
+			}
+			off = e.Offset
+		}
+		if len(ents) < readDirBatch {
+			return fuse.OK
+		}
+	}
+}

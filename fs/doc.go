@@ -1,0 +1,25 @@
+// Package fs is the FUSE adapter: it implements go-fuse's raw
+// fuse.RawFileSystem over the index (the namespace) and the cache (file
+// content). The kernel's node ID is the index's inode number, which is never
+// reused, so no translation table is needed and the kernel's lookup counts
+// need no bookkeeping beyond what the index keeps for open handles.
+//
+// Each operation decodes its arguments, calls one index or cache operation,
+// maps the error (errno.go is the only place that knows errno values) and
+// fills the reply. Namespace rules live in the index; fs never talks to the
+// store or the resolver: missing content is filled through the cache's
+// Fetcher, and remote changes arrive on the index's change feed, which fs
+// turns into kernel cache invalidations from its own goroutine.
+//
+// Operations left to the embedded default return ENOSYS on purpose: locks
+// (the kernel's own lock handling is correct on one host), Access (mounted
+// with default_permissions, the kernel checks), ioctl, copy_file_range (the
+// kernel falls back to read and write), tmpfile.
+//
+// # Write path
+//
+// write(2) costs no SQLite transaction: bytes go to the cache file and the new
+// size and mtime to the index's in-memory overlay, which is committed at
+// flush, fsync, release and by the periodic flush. Opening for writing makes
+// the file Staged in the open's own transaction.
+package fs

@@ -1,0 +1,224 @@
+package fs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/index"
+	"golang.org/x/sys/unix"
+)
+
+func writable(flags uint32) bool { return flags&syscall.O_ACCMODE != syscall.O_RDONLY }
+
+// Create makes and opens a new regular file.
+func (fsys *FS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	a, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777}, &out.EntryOut)
+	if !st.Ok() {
+		return st
+	}
+	return fsys.open(cancel, a.Ino, in.Flags&^syscall.O_TRUNC, &out.OpenOut)
+}
+
+// Open opens a file. Writing makes it Staged (fetching it first if its
+// content is not local, unless it is being truncated).
+func (fsys *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	return fsys.open(cancel, in.NodeId, in.Flags, out)
+}
+
+func (fsys *FS) open(cancel <-chan struct{}, ino uint64, flags uint32, out *fuse.OpenOut) fuse.Status {
+	write := writable(flags)
+	trunc := flags&syscall.O_TRUNC != 0 && write
+	if write && !trunc {
+		if _, err := fsys.makeLocal(cancel, ino); err != nil {
+			return fsys.status("open", err)
+		}
+	}
+	a, err := fsys.idx.Open(ino, write, trunc)
+	if err != nil {
+		return fsys.status("open", err)
+	}
+	if !a.IsRegular() {
+		fsys.idx.Release(ino, write)
+		return fuse.EINVAL
+	}
+	key := cache.Key{Ino: ino, Cver: a.Cver}
+	f, err := fsys.cache.Open(key, write)
+	if err == nil && trunc {
+		// The index already says empty and Staged: a crash here leaves the
+		// old bytes in a Staged file, a state that did exist.
+		if err = f.Truncate(0); err != nil {
+			err = fmt.Errorf("truncate cache file: %w", cache.MapError(err))
+		}
+		fsys.cache.Forget(key)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		fsys.idx.Release(ino, write)
+		return fsys.status("open", err)
+	}
+	h := &handle{ino: ino, key: key, f: f, write: write, absent: a.State == index.StateAbsent, size: a.Size}
+	fsys.mu.Lock()
+	fsys.nextFh++
+	fh := fsys.nextFh
+	fsys.handles[fh] = h
+	fsys.mu.Unlock()
+	out.Fh = fh
+	return fuse.OK
+}
+
+func (fsys *FS) handle(fh uint64) *handle {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	return fsys.handles[fh]
+}
+
+// Read serves bytes from the cache file, fetching missing ranges of Absent
+// content first (bounded by the fetch timeout).
+func (fsys *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	h := fsys.handle(in.Fh)
+	if h == nil {
+		return nil, fuse.EBADF
+	}
+	h.mu.Lock()
+	absent, size := h.absent, h.size
+	h.mu.Unlock()
+	if absent {
+		ctx, stop := fsys.ctx(cancel)
+		done, err := fsys.cache.Ensure(ctx, h.key, size, int64(in.Offset), int64(len(buf)))
+		stop()
+		if err != nil {
+			fsys.log.Error("read: content not available", "ino", h.ino, "err", err)
+			return nil, fsys.status("read", err)
+		}
+		if done {
+			if err := fsys.idx.MarkResident(h.ino, h.key.Cver); err != nil {
+				return nil, fsys.status("read", err)
+			}
+			fsys.cache.Forget(h.key)
+			h.mu.Lock()
+			h.absent = false
+			h.mu.Unlock()
+		}
+	}
+	n, err := h.f.ReadAt(buf, int64(in.Offset))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fsys.status("read", err)
+	}
+	return fuse.ReadResultData(buf[:n]), fuse.OK
+}
+
+// Write writes to the cache file; the size and mtime change is coalesced in
+// the index's memory, with no transaction.
+func (fsys *FS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	h := fsys.handle(in.Fh)
+	if h == nil {
+		return 0, fuse.EBADF
+	}
+	n, err := h.f.WriteAt(data, int64(in.Offset))
+	if n > 0 {
+		fsys.idx.NoteWrite(h.ino, int64(in.Offset)+int64(n), now())
+	}
+	if err != nil {
+		return uint32(n), fsys.status("write", cache.MapError(err))
+	}
+	return uint32(n), fuse.OK
+}
+
+// Flush commits the file's coalesced size and mtime (close(2) of one fd).
+func (fsys *FS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	h := fsys.handle(in.Fh)
+	if h == nil {
+		return fuse.OK
+	}
+	if h.write {
+		return fsys.status("flush", fsys.idx.Flush(h.ino))
+	}
+	return fuse.OK
+}
+
+// Fsync makes the file's bytes and metadata durable: the cache file first,
+// then the index.
+func (fsys *FS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	h := fsys.handle(in.Fh)
+	if h == nil {
+		return fsys.status("fsync", fsys.idx.Sync())
+	}
+	if err := unix.Fdatasync(int(h.f.Fd())); err != nil {
+		return fsys.status("fsync", cache.MapError(err))
+	}
+	return fsys.status("fsync", fsys.idx.Fsync(h.ino))
+}
+
+// Release closes a handle.
+func (fsys *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	fsys.mu.Lock()
+	h := fsys.handles[in.Fh]
+	delete(fsys.handles, in.Fh)
+	fsys.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.f.Close()
+	if err := fsys.idx.Release(h.ino, h.write); err != nil {
+		fsys.log.Error("release", "ino", h.ino, "err", err)
+	}
+}
+
+// Fallocate allocates or punches space in the cache file.
+func (fsys *FS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
+	h := fsys.handle(in.Fh)
+	if h == nil {
+		return fuse.EBADF
+	}
+	if !h.write {
+		return fuse.Status(syscall.EBADF)
+	}
+	if err := unix.Fallocate(int(h.f.Fd()), in.Mode, int64(in.Offset), int64(in.Length)); err != nil {
+		return fsys.status("fallocate", cache.MapError(err))
+	}
+	if in.Mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
+		fsys.idx.NoteWrite(h.ino, int64(in.Offset+in.Length), now())
+	} else {
+		fsys.idx.NoteWrite(h.ino, 0, now())
+	}
+	return fuse.OK
+}
+
+// Lseek answers SEEK_DATA and SEEK_HOLE from the cache file.
+func (fsys *FS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
+	h := fsys.handle(in.Fh)
+	if h == nil {
+		return fuse.EBADF
+	}
+	h.mu.Lock()
+	absent := h.absent
+	h.mu.Unlock()
+	if absent {
+		// Holes of content not yet local are unknown: report all data.
+		a, err := fsys.idx.GetAttr(h.ino)
+		if err != nil {
+			return fsys.status("lseek", err)
+		}
+		if int64(in.Offset) >= a.Size {
+			return fuse.Status(syscall.ENXIO)
+		}
+		if in.Whence == unix.SEEK_DATA {
+			out.Offset = in.Offset
+		} else {
+			out.Offset = uint64(a.Size)
+		}
+		return fuse.OK
+	}
+	off, err := unix.Seek(int(h.f.Fd()), int64(in.Offset), int(in.Whence))
+	if err != nil {
+		return fsys.status("lseek", err)
+	}
+	out.Offset = uint64(off)
+	return fuse.OK
+}

@@ -1,0 +1,189 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/index"
+)
+
+// Options configure the adapter.
+type Options struct {
+	// EntryTimeout and AttrTimeout are how long the kernel may cache names
+	// and attributes. Remote changes invalidate them explicitly.
+	EntryTimeout time.Duration
+	AttrTimeout  time.Duration
+	// NegativeTimeout is how long the kernel may cache "no such name".
+	NegativeTimeout time.Duration
+	// FetchTimeout bounds a read's wait for missing content.
+	FetchTimeout time.Duration
+	// CacheDir is where statfs reports capacity from.
+	CacheDir string
+	Logger   *slog.Logger
+}
+
+// FS implements fuse.RawFileSystem over an index and a cache.
+type FS struct {
+	fuse.RawFileSystem // ENOSYS for what is not implemented, on purpose (see the package doc)
+
+	idx   *index.DB
+	cache *cache.Cache
+	opts  Options
+	log   *slog.Logger
+
+	server *fuse.Server // set by Init
+
+	// mu protects the handle table.
+	mu      sync.Mutex
+	handles map[uint64]*handle
+	nextFh  uint64
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+var _ fuse.RawFileSystem = (*FS)(nil)
+
+// handle is one open file.
+type handle struct {
+	ino   uint64
+	key   cache.Key
+	f     *os.File
+	write bool
+
+	mu     sync.Mutex // guards absent and size
+	absent bool       // content may be incomplete: reads go through cache.Ensure
+	size   int64      // the size of the version being fetched
+}
+
+// New returns the adapter. Call Close after the server stops.
+func New(idx *index.DB, c *cache.Cache, opts Options) *FS {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = 60 * time.Second
+	}
+	return &FS{
+		RawFileSystem: fuse.NewDefaultRawFileSystem(),
+		idx:           idx,
+		cache:         c,
+		opts:          opts,
+		log:           opts.Logger,
+		handles:       map[uint64]*handle{},
+		stop:          make(chan struct{}),
+	}
+}
+
+// String names the filesystem in go-fuse's debug output.
+func (fsys *FS) String() string { return "syncfs" }
+
+// Init remembers the server, for kernel cache invalidations, and starts the
+// goroutine that turns the index's change feed into them.
+func (fsys *FS) Init(s *fuse.Server) {
+	fsys.server = s
+	changes := fsys.idx.Changes()
+	fsys.done.Add(1)
+	go func() {
+		defer fsys.done.Done()
+		for {
+			select {
+			case <-fsys.stop:
+				return
+			case c, ok := <-changes:
+				if !ok {
+					return
+				}
+				fsys.invalidate(c)
+			}
+		}
+	}()
+}
+
+// invalidate drops the kernel's cached view of a remote change. It runs on
+// its own goroutine: a notification sent from inside a request handler for
+// the same inode can deadlock.
+func (fsys *FS) invalidate(c index.Change) {
+	if c.Parent != 0 {
+		fsys.server.EntryNotify(c.Parent, c.Name)
+	}
+	if c.Ino != 0 {
+		fsys.server.InodeNotify(c.Ino, 0, 0)
+	}
+}
+
+// Close stops the invalidation goroutine and closes any handle the kernel
+// did not release.
+func (fsys *FS) Close() {
+	select {
+	case <-fsys.stop:
+	default:
+		close(fsys.stop)
+	}
+	fsys.done.Wait()
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	for fh, h := range fsys.handles {
+		h.f.Close()
+		fsys.idx.Release(h.ino, h.write)
+		delete(fsys.handles, fh)
+	}
+}
+
+// ctx returns a context cancelled when the kernel interrupts the request or
+// the fetch timeout passes.
+func (fsys *FS) ctx(cancel <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, stop := context.WithTimeout(context.Background(), fsys.opts.FetchTimeout)
+	go func() {
+		select {
+		case <-cancel:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, stop
+}
+
+func (fsys *FS) fillAttr(a index.Attr, out *fuse.Attr) {
+	out.Ino = a.Ino
+	out.Size = uint64(a.Size)
+	out.Blocks = (uint64(a.Size) + 511) / 512
+	out.Blksize = 4096
+	out.Atime, out.Atimensec = split(a.Atime)
+	out.Mtime, out.Mtimensec = split(a.Mtime)
+	out.Ctime, out.Ctimensec = split(a.Ctime)
+	out.Mode = a.Mode
+	out.Nlink = a.Nlink
+	out.Owner = fuse.Owner{Uid: a.UID, Gid: a.GID}
+	out.Rdev = a.Rdev
+}
+
+func split(ns int64) (uint64, uint32) {
+	return uint64(ns / 1e9), uint32(ns % 1e9)
+}
+
+func (fsys *FS) fillEntry(a index.Attr, out *fuse.EntryOut) {
+	out.NodeId = a.Ino
+	out.Generation = 1
+	out.SetEntryTimeout(fsys.opts.EntryTimeout)
+	out.SetAttrTimeout(fsys.opts.AttrTimeout)
+	fsys.fillAttr(a, &out.Attr)
+}
+
+// StatFs reports the cache disk's capacity: that is where new data lands.
+func (fsys *FS) StatFs(cancel <-chan struct{}, in *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(fsys.opts.CacheDir, &st); err != nil {
+		return fsys.status("statfs", fmt.Errorf("statfs cache dir: %w", err))
+	}
+	out.FromStatfsT(&st)
+	out.NameLen = index.MaxNameLen
+	return fuse.OK
+}

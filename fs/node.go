@@ -1,0 +1,186 @@
+package fs
+
+import (
+	"errors"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/index"
+)
+
+// Lookup answers a name lookup; a missing name is cached by the kernel as a
+// negative entry for NegativeTimeout.
+func (fsys *FS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	a, err := fsys.idx.Lookup(h.NodeId, name)
+	if errors.Is(err, index.ErrNotExist) && fsys.opts.NegativeTimeout > 0 {
+		out.NodeId = 0
+		out.SetEntryTimeout(fsys.opts.NegativeTimeout)
+		return fuse.ENOENT
+	}
+	if err != nil {
+		return fsys.status("lookup", err)
+	}
+	fsys.fillEntry(a, out)
+	return fuse.OK
+}
+
+// Forget needs no work: inode numbers are index rows, never reused.
+func (fsys *FS) Forget(nodeid, nlookup uint64) {}
+
+// GetAttr returns an inode's attributes.
+func (fsys *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	a, err := fsys.idx.GetAttr(in.NodeId)
+	if err != nil {
+		return fsys.status("getattr", err)
+	}
+	fsys.fillAttr(a, &out.Attr)
+	out.SetTimeout(fsys.opts.AttrTimeout)
+	return fuse.OK
+}
+
+// SetAttr changes mode, owner, size or times. A size change first makes sure
+// all the content is local, then truncates the cache file.
+func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	var s index.SetAttrIn
+	if m, ok := in.GetMode(); ok {
+		s.Mode = &m
+	}
+	if u, ok := in.GetUID(); ok {
+		s.UID = &u
+	}
+	if g, ok := in.GetGID(); ok {
+		s.GID = &g
+	}
+	if t, ok := in.GetATime(); ok {
+		ns := t.UnixNano()
+		s.Atime = &ns
+	}
+	if t, ok := in.GetMTime(); ok {
+		ns := t.UnixNano()
+		s.Mtime = &ns
+	}
+	if size, ok := in.GetSize(); ok {
+		sz := int64(size)
+		s.Size = &sz
+		a, err := fsys.makeLocal(cancel, in.NodeId)
+		if err != nil {
+			return fsys.status("truncate", err)
+		}
+		if !a.IsRegular() {
+			if a.IsDir() {
+				return fuse.Status(syscall.EISDIR)
+			}
+			return fuse.EINVAL
+		}
+		if err := fsys.cache.Truncate(cache.Key{Ino: a.Ino, Cver: a.Cver}, sz); err != nil {
+			return fsys.status("truncate", err)
+		}
+	}
+	a, err := fsys.idx.SetAttr(in.NodeId, s)
+	if err != nil {
+		return fsys.status("setattr", err)
+	}
+	fsys.fillAttr(a, &out.Attr)
+	out.SetTimeout(fsys.opts.AttrTimeout)
+	return fuse.OK
+}
+
+// makeLocal fetches all of an Absent file's content and marks it Resident,
+// so that it may be changed.
+func (fsys *FS) makeLocal(cancel <-chan struct{}, ino uint64) (index.Attr, error) {
+	a, err := fsys.idx.GetAttr(ino)
+	if err != nil || a.State != index.StateAbsent {
+		return a, err
+	}
+	ctx, stop := fsys.ctx(cancel)
+	defer stop()
+	key := cache.Key{Ino: a.Ino, Cver: a.Cver}
+	done, err := fsys.cache.Ensure(ctx, key, a.Size, 0, a.Size)
+	if err != nil {
+		return a, err
+	}
+	if done {
+		if err := fsys.idx.MarkResident(a.Ino, a.Cver); err != nil {
+			return a, err
+		}
+		fsys.cache.Forget(key)
+	}
+	return fsys.idx.GetAttr(ino)
+}
+
+func (fsys *FS) create(h *fuse.InHeader, name string, n index.NewNode, out *fuse.EntryOut) (index.Attr, fuse.Status) {
+	n.UID, n.GID = h.Uid, h.Gid
+	a, err := fsys.idx.Create(h.NodeId, name, n)
+	if err != nil {
+		return a, fsys.status("create", err)
+	}
+	fsys.fillEntry(a, out)
+	return a, fuse.OK
+}
+
+// Mkdir creates a directory. The kernel has applied the caller's umask.
+func (fsys *FS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFDIR | in.Mode&0o7777}, out)
+	return st
+}
+
+// Mknod creates a regular file, fifo, socket or device node.
+func (fsys *FS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: in.Mode, Rdev: in.Rdev}, out)
+	return st
+}
+
+// Symlink creates a symbolic link.
+func (fsys *FS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	_, st := fsys.create(h, name, index.NewNode{Mode: syscall.S_IFLNK | 0o777, Target: target}, out)
+	return st
+}
+
+// Readlink returns a symlink's target.
+func (fsys *FS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
+	t, err := fsys.idx.Readlink(h.NodeId)
+	if err != nil {
+		return nil, fsys.status("readlink", err)
+	}
+	return []byte(t), fuse.OK
+}
+
+// Link adds a hard link.
+func (fsys *FS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	a, err := fsys.idx.Link(in.Oldnodeid, in.NodeId, name)
+	if err != nil {
+		return fsys.status("link", err)
+	}
+	fsys.fillEntry(a, out)
+	return fuse.OK
+}
+
+// Unlink removes a name.
+func (fsys *FS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	return fsys.status("unlink", fsys.idx.Unlink(h.NodeId, name))
+}
+
+// Rmdir removes an empty directory.
+func (fsys *FS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	return fsys.status("rmdir", fsys.idx.Rmdir(h.NodeId, name))
+}
+
+// Rename moves a name, with renameat2's RENAME_NOREPLACE and RENAME_EXCHANGE.
+func (fsys *FS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
+	var flags index.RenameFlags
+	if in.Flags&1 != 0 { // RENAME_NOREPLACE
+		flags |= index.RenameNoReplace
+	}
+	if in.Flags&2 != 0 { // RENAME_EXCHANGE
+		flags |= index.RenameExchange
+	}
+	if in.Flags&^3 != 0 { // RENAME_WHITEOUT and unknown flags
+		return fuse.EINVAL
+	}
+	return fsys.status("rename", fsys.idx.Rename(in.NodeId, oldName, in.Newdir, newName, flags))
+}
+
+// now is the wall clock for mtimes, in nanoseconds.
+func now() int64 { return time.Now().UnixNano() }

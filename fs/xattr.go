@@ -1,0 +1,78 @@
+package fs
+
+import (
+	"strings"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/index"
+)
+
+// StateXattr is the virtual attribute that shows a file's residency. It is
+// readable, never listed (so cp -a and rsync -X do not copy it) and not
+// settable.
+const StateXattr = "user.syncfs.state"
+
+func stateString(a index.Attr) string {
+	s := a.State.String()
+	if !a.IsRegular() {
+		s = "resident" // metadata only: always local
+	}
+	if a.Pinned {
+		s += ",pinned"
+	}
+	return s
+}
+
+// GetXAttr returns an extended attribute (ERANGE with the size if dest is too small).
+func (fsys *FS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
+	var v []byte
+	if name == StateXattr {
+		a, err := fsys.idx.GetAttr(h.NodeId)
+		if err != nil {
+			return 0, fsys.status("getxattr", err)
+		}
+		v = []byte(stateString(a))
+	} else {
+		var err error
+		if v, err = fsys.idx.GetXattr(h.NodeId, name); err != nil {
+			return 0, fsys.status("getxattr", err)
+		}
+	}
+	if len(dest) < len(v) {
+		return uint32(len(v)), fuse.ERANGE
+	}
+	return uint32(copy(dest, v)), fuse.OK
+}
+
+// ListXAttr lists extended attribute names, NUL-separated.
+func (fsys *FS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
+	names, err := fsys.idx.ListXattr(h.NodeId)
+	if err != nil {
+		return 0, fsys.status("listxattr", err)
+	}
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte(0)
+	}
+	if len(dest) < b.Len() {
+		return uint32(b.Len()), fuse.ERANGE
+	}
+	return uint32(copy(dest, b.String())), fuse.OK
+}
+
+// SetXAttr sets an extended attribute; the residency attribute is read-only.
+func (fsys *FS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
+	if name == StateXattr {
+		return fuse.EPERM
+	}
+	return fsys.status("setxattr", fsys.idx.SetXattr(in.NodeId, name, data, int(in.Flags)))
+}
+
+// RemoveXAttr removes an extended attribute.
+func (fsys *FS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	if name == StateXattr {
+		return fuse.EPERM
+	}
+	return fsys.status("removexattr", fsys.idx.RemoveXattr(h.NodeId, name))
+}
