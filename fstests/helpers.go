@@ -111,7 +111,7 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// readAt reads exactly len(p) bytes at off, or fewer only at end of file.
+// readAt reads n bytes at off, or fewer only at end of file.
 func readAt(t *testing.T, f *os.File, off int64, n int) []byte {
 	t.Helper()
 	buf := make([]byte, n)

@@ -96,6 +96,18 @@ func (v layeringViolation) String() string {
 	return strings.Join(names, " -> ")
 }
 
+// message explains the violation: the chain, the edge that crosses the
+// line, and why the line is there.
+func (v layeringViolation) message(r layeringRule) string {
+	from, to := v.chain[0], v.chain[len(v.chain)-1]
+	msg := fmt.Sprintf("forbidden dependency %s: %s must not import %s", v, layeringDisplay(from), layeringDisplay(to))
+	if len(v.chain) > 2 {
+		msg += fmt.Sprintf(", even indirectly (the edge %s -> %s brings it in)",
+			layeringDisplay(v.chain[len(v.chain)-2]), layeringDisplay(to))
+	}
+	return msg + ": " + r.why
+}
+
 func layeringDisplay(rel string) string {
 	if rel == "" {
 		return "(module root)"
@@ -278,8 +290,7 @@ func TestLayering(t *testing.T) {
 				t.Skipf("no package under %q exists yet", r.from)
 			}
 			for _, v := range layeringCheck(graph, r) {
-				t.Errorf("forbidden dependency %s: %s must not import %s (%s)",
-					v, layeringDisplay(v.chain[0]), layeringDisplay(v.chain[len(v.chain)-1]), r.why)
+				t.Error(v.message(r))
 			}
 		})
 	}
@@ -363,6 +374,14 @@ func TestLayeringCheck(t *testing.T) {
 			}
 		})
 	}
+	t.Run("message names the chain and the edge", func(t *testing.T) {
+		v := layeringViolation{rule: "r", chain: []string{"fs", "index", "crypto"}}
+		got := v.message(layeringRule{why: "because"})
+		want := "forbidden dependency fs -> index -> crypto: fs must not import crypto, even indirectly (the edge index -> crypto brings it in): because"
+		if got != want {
+			t.Errorf("message:\n got %q\nwant %q", got, want)
+		}
+	})
 	t.Run("rules without packages are skipped", func(t *testing.T) {
 		if layeringRuleApplies(map[string][]string{"fs": nil}, layeringRule{from: []string{"resolver"}}) {
 			t.Errorf("a rule about resolver applies to a graph without it")
