@@ -29,7 +29,8 @@
 #   SYNCFS_S3_PORT       first port tried for versitygw, default 17300
 #   SYNCFS_GCS_PORT      first port tried for fake-gcs-server, default 17310
 #   SYNCFS_AZURE_PORT    first port tried for Azurite, default 17320
-#                        (a busy port is skipped for the next of 10 above it)
+#                        (a busy port, or one another run grabs first, is
+#                        skipped for the next one above it)
 #   SYNCFS_SERVER_WAIT   seconds to wait for each server to answer, default 60
 #
 # Variables exported by start_servers:
@@ -176,8 +177,27 @@ _syncfs_pid() {
 	return 1
 }
 
+# _syncfs_listens PID PORT succeeds if process PID holds the socket that
+# listens on 127.0.0.1:PORT, so that an answer from another run's server,
+# which won a race for the port, is never taken for ours.
+_syncfs_listens() {
+	local pid=$1 hexport ino fds
+	hexport=$(printf '%04X' "$2")
+	fds=$(ls -l "/proc/$pid/fd" 2>/dev/null) || return 1
+	# Column 2 is the local address (hex ip:port), 4 the state (0A:
+	# listening), 10 the socket's inode.
+	while read -r ino; do
+		if [[ $fds == *"socket:[$ino]"* ]]; then
+			return 0
+		fi
+	done < <(awk -v p=":$hexport" '$2 ~ p"$" && $4 == "0A" {print $10}' /proc/net/tcp)
+	return 1
+}
+
 # _syncfs_wait NAME PORT PATH WANT waits until GET PATH answers WANT (a
-# pattern such as 200 or [1-5]??), the server dies, or the deadline passes.
+# pattern such as 200 or [1-5]??) from the server's own process. It returns
+# 0 when it does, 2 if the server exited first (its log is kept for the
+# caller), and 1 if the deadline passed.
 _syncfs_wait() {
 	local name=$1 port=$2 path=$3 want=$4 pid code deadline
 	pid=$(_syncfs_pid "$name")
@@ -185,13 +205,11 @@ _syncfs_wait() {
 	while :; do
 		code=$(_syncfs_http_status "$port" "$path")
 		# shellcheck disable=SC2053 # want is a pattern on purpose
-		if [[ $code == $want ]]; then
+		if [[ $code == $want ]] && _syncfs_listens "$pid" "$port"; then
 			return 0
 		fi
 		if ! kill -0 "$pid" 2>/dev/null; then
-			_syncfs_log "$name exited before answering on port $port; its log:"
-			cat "$_syncfs_servers_tmp/$name.log" >&2 || true
-			return 1
+			return 2
 		fi
 		if ((SECONDS >= deadline)); then
 			_syncfs_log "$name did not answer on port $port within ${SYNCFS_SERVER_WAIT:-60} s (last status $code); its log:"
@@ -202,57 +220,99 @@ _syncfs_wait() {
 	done
 }
 
+# _syncfs_launch NAME BASE PATH WANT starts server NAME with
+# _syncfs_run_NAME PORT on the first free port from BASE and waits for it
+# (see _syncfs_wait). A server that exits at once most likely lost a race
+# for its port with another run on this machine, so the next port is tried,
+# a few times. The port is left in _syncfs_port.
+_syncfs_launch() {
+	local name=$1 base=$2 path=$3 want=$4 port try rc
+	port=$base
+	for try in 1 2 3 4 5; do
+		port=$(_syncfs_free_port "$port") || return 1
+		"_syncfs_run_$name" "$port" || return 1
+		rc=0
+		_syncfs_wait "$name" "$port" "$path" "$want" || rc=$?
+		if ((rc == 0)); then
+			_syncfs_port=$port
+			return 0
+		fi
+		if ((rc != 2)); then
+			return 1
+		fi
+		_syncfs_log "$name exited before answering on port $port (attempt $try); its log:"
+		cat "$_syncfs_servers_tmp/$name.log" >&2 || true
+		_syncfs_forget "$name"
+		port=$((port + 1))
+	done
+	_syncfs_log "$name could not be started"
+	return 1
+}
+
+# _syncfs_forget NAME drops NAME's pid from the list stop_servers kills.
+_syncfs_forget() {
+	local e kept=""
+	for e in $_syncfs_server_pids; do
+		if [[ ${e%%:*} != "$1" ]]; then
+			kept="$kept $e"
+		fi
+	done
+	_syncfs_server_pids=$kept
+}
+
 _syncfs_random_hex() {
 	od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
 }
 
-_syncfs_start_s3() {
-	local port bin access secret
-	bin=$(_syncfs_tools_bin)
-	port=$(_syncfs_free_port "${SYNCFS_S3_PORT:-17300}") || return 1
-	access="syncfs$(_syncfs_random_hex 6)"
-	secret=$(_syncfs_random_hex 20)
-	mkdir -p "$_syncfs_servers_tmp/s3root" || return 1
+_syncfs_run_s3() {
 	# --keep-alive: versitygw closes every connection otherwise, which
 	# makes each request pay a TCP handshake.
-	_syncfs_start s3 "$_syncfs_servers_tmp/s3.log" env ROOT_ACCESS_KEY="$access" ROOT_SECRET_KEY="$secret" \
-		"$bin/versitygw" --port "127.0.0.1:$port" --health /health --keep-alive --quiet \
+	_syncfs_start s3 "$_syncfs_servers_tmp/s3.log" \
+		env ROOT_ACCESS_KEY="$_syncfs_s3_access" ROOT_SECRET_KEY="$_syncfs_s3_secret" \
+		"$(_syncfs_tools_bin)/versitygw" --port "127.0.0.1:$1" --health /health --keep-alive --quiet \
 		posix "$_syncfs_servers_tmp/s3root"
-	_syncfs_wait s3 "$port" /health 200 || return 1
-	export SYNCFS_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
-	export SYNCFS_TEST_S3_ACCESS_KEY="$access"
-	export SYNCFS_TEST_S3_SECRET_KEY="$secret"
+}
+
+_syncfs_start_s3() {
+	_syncfs_s3_access="syncfs$(_syncfs_random_hex 6)"
+	_syncfs_s3_secret=$(_syncfs_random_hex 20)
+	mkdir -p "$_syncfs_servers_tmp/s3root" || return 1
+	_syncfs_launch s3 "${SYNCFS_S3_PORT:-17300}" /health 200 || return 1
+	export SYNCFS_TEST_S3_ENDPOINT="http://127.0.0.1:$_syncfs_port"
+	export SYNCFS_TEST_S3_ACCESS_KEY="$_syncfs_s3_access"
+	export SYNCFS_TEST_S3_SECRET_KEY="$_syncfs_s3_secret"
 	export SYNCFS_TEST_S3_REGION=us-east-1
 	_syncfs_log "s3 (versitygw) on $SYNCFS_TEST_S3_ENDPOINT"
 }
 
-_syncfs_start_gcs() {
-	local port bin
-	bin=$(_syncfs_tools_bin)
-	port=$(_syncfs_free_port "${SYNCFS_GCS_PORT:-17310}") || return 1
+_syncfs_run_gcs() {
 	# -public-host must be host:port: the SDK reads objects through the
 	# XML-style URL the server builds from it.
 	_syncfs_start gcs "$_syncfs_servers_tmp/gcs.log" \
-		"$bin/fake-gcs-server" -scheme http -host 127.0.0.1 -port "$port" \
-		-public-host "127.0.0.1:$port" -backend memory -log-level warn
-	_syncfs_wait gcs "$port" /storage/v1/b 200 || return 1
-	export STORAGE_EMULATOR_HOST="127.0.0.1:$port"
+		"$(_syncfs_tools_bin)/fake-gcs-server" -scheme http -host 127.0.0.1 -port "$1" \
+		-public-host "127.0.0.1:$1" -backend memory -log-level warn
+}
+
+_syncfs_start_gcs() {
+	_syncfs_launch gcs "${SYNCFS_GCS_PORT:-17310}" /storage/v1/b 200 || return 1
+	export STORAGE_EMULATOR_HOST="127.0.0.1:$_syncfs_port"
 	_syncfs_log "gcs (fake-gcs-server) on $STORAGE_EMULATOR_HOST"
 }
 
-_syncfs_start_azure() {
-	local port
-	port=$(_syncfs_free_port "${SYNCFS_AZURE_PORT:-17320}") || return 1
-	mkdir -p "$_syncfs_servers_tmp/azurite" || return 1
+_syncfs_run_azure() {
 	# Run from the temp dir: Azurite refuses --location together with
 	# --inMemoryPersistence, and anything it still writes lands there.
 	_syncfs_start azure "$_syncfs_servers_tmp/azure.log" env -C "$_syncfs_servers_tmp/azurite" \
-		"$(_syncfs_azurite_bin)" --blobHost 127.0.0.1 --blobPort "$port" \
+		"$(_syncfs_azurite_bin)" --blobHost 127.0.0.1 --blobPort "$1" \
 		--inMemoryPersistence --skipApiVersionCheck --disableTelemetry --silent
+}
+
+_syncfs_start_azure() {
+	mkdir -p "$_syncfs_servers_tmp/azurite" || return 1
 	# Any HTTP answer means it is serving (an unsigned request gets 4xx).
-	_syncfs_wait azure "$port" "/$_syncfs_azurite_account?comp=list" '[1-5]??' || return 1
-	export SYNCFS_TEST_AZURE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$_syncfs_azurite_account;AccountKey=$_syncfs_azurite_key;BlobEndpoint=http://127.0.0.1:$port/$_syncfs_azurite_account;"
-	_syncfs_log "azure (Azurite) on 127.0.0.1:$port"
+	_syncfs_launch azure "${SYNCFS_AZURE_PORT:-17320}" "/$_syncfs_azurite_account?comp=list" '[1-5]??' || return 1
+	export SYNCFS_TEST_AZURE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$_syncfs_azurite_account;AccountKey=$_syncfs_azurite_key;BlobEndpoint=http://127.0.0.1:$_syncfs_port/$_syncfs_azurite_account;"
+	_syncfs_log "azure (Azurite) on 127.0.0.1:$_syncfs_port"
 }
 
 # start_servers installs what is missing, starts the servers named in
