@@ -128,7 +128,10 @@ func (s *Store) get(ctx context.Context, name string, off, length int64) (io.Rea
 	}
 	want := length
 	if want < 0 {
-		want = deref(resp.ContentLength)
+		want = -1 // unknown: rely on the transport's own length check
+		if resp.ContentLength != nil {
+			want = *resp.ContentLength
+		}
 	}
 	return &exactReader{rc: resp.Body, remain: want}, nil
 }

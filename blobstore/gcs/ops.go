@@ -125,7 +125,7 @@ func (s *Store) get(ctx context.Context, name string, off, length int64) (io.Rea
 	}
 	want := length
 	if want < 0 {
-		want = r.Remain()
+		want = r.Remain() // -1 if unknown: then the transport checks
 	}
 	return &exactReader{rc: r, remain: want}, nil
 }

@@ -9,9 +9,10 @@ import (
 	"github.com/syncfs/syncfs/blobstore"
 )
 
-// exactReader passes through exactly remain bytes of rc. An end of stream
-// before that becomes io.ErrUnexpectedEOF, as blobstore.Store requires of a
-// short ranged read, and other read failures (a connection reset halfway)
+// exactReader passes through exactly remain bytes of rc, or, when remain is
+// negative (length unknown), whatever rc gives. An end of stream before
+// remain bytes becomes io.ErrUnexpectedEOF, as blobstore.Store requires of
+// a short ranged read, and other read failures (a connection reset halfway)
 // wrap blobstore.ErrTransient.
 type exactReader struct {
 	rc     io.ReadCloser
@@ -19,18 +20,22 @@ type exactReader struct {
 }
 
 func (r *exactReader) Read(p []byte) (int, error) {
-	if r.remain <= 0 {
+	if r.remain == 0 {
 		return 0, io.EOF
 	}
-	if int64(len(p)) > r.remain {
+	if r.remain > 0 && int64(len(p)) > r.remain {
 		p = p[:r.remain]
 	}
 	n, err := r.rc.Read(p)
-	r.remain -= int64(n)
+	if r.remain > 0 {
+		r.remain -= int64(n)
+	}
 	switch {
 	case err == nil:
 		return n, nil
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return n, io.ErrUnexpectedEOF
+	case errors.Is(err, io.EOF):
 		if r.remain > 0 {
 			return n, io.ErrUnexpectedEOF
 		}

@@ -114,7 +114,10 @@ func (s *Store) get(ctx context.Context, name string, off, length int64) (io.Rea
 	}
 	want := length
 	if want < 0 {
-		want = aws.ToInt64(out.ContentLength)
+		want = -1 // unknown: rely on the transport's own length check
+		if out.ContentLength != nil {
+			want = *out.ContentLength
+		}
 	}
 	return &exactReader{rc: out.Body, remain: want}, nil
 }
