@@ -1,0 +1,307 @@
+package resolver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syncfs/syncfs/blobstore"
+	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/crypto"
+	"github.com/syncfs/syncfs/index"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// PollInterval is how often other devices' journals are pulled.
+	PollInterval time.Duration
+	// UploadInterval is how often the uploader looks for work unasked.
+	UploadInterval time.Duration
+	// FlushInterval is how often pending size/mtime changes of open files
+	// are committed to the index.
+	FlushInterval time.Duration
+	// Parallel is how many chunk uploads run at once.
+	Parallel int
+	Logger   *slog.Logger
+}
+
+// Engine runs the uploader, puller and janitor for one mounted store.
+type Engine struct {
+	repo   *Repo
+	idx    *index.DB
+	cache  *cache.Cache
+	opts   Options
+	log    *slog.Logger
+	device string
+	codec  codec
+
+	kickUpload chan struct{}
+	kickPull   chan struct{}
+
+	stats engineStats
+
+	uploadMu sync.Mutex // held for one uploader round
+	pullMu   sync.Mutex // held for one puller round
+
+	// mu protects the following. Lock order: uploadMu or pullMu before mu.
+	mu        sync.Mutex
+	lastErr   string    // the last error of any loop, for status
+	lastErrAt time.Time //
+	reachable bool      // the last store call succeeded
+	stopped   error     // uploading stopped for good (device clash)
+}
+
+type engineStats struct {
+	bytesUp   atomic.Int64
+	bytesDown atomic.Int64
+	batches   atomic.Int64
+}
+
+func (s *engineStats) addUp(n int64)   { s.bytesUp.Add(n) }
+func (s *engineStats) addDown(n int64) { s.bytesDown.Add(n) }
+
+// New returns an engine over an opened store, an index and a cache. It also
+// becomes the cache's fetcher.
+func New(repo *Repo, idx *index.DB, c *cache.Cache, opts Options) *Engine {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 2 * time.Second
+	}
+	if opts.UploadInterval <= 0 {
+		opts.UploadInterval = time.Second
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 5 * time.Second
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 4
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		repo: repo, idx: idx, cache: c, opts: opts, log: opts.Logger,
+		device:     idx.Device(),
+		kickUpload: make(chan struct{}, 1),
+		kickPull:   make(chan struct{}, 1),
+		reachable:  true,
+	}
+	c.SetFetcher(e)
+	return e
+}
+
+// Run runs the background loops until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); e.loop(ctx, "upload", e.opts.UploadInterval, e.kickUpload, e.upload) }()
+	go func() { defer wg.Done(); e.loop(ctx, "pull", e.opts.PollInterval, e.kickPull, e.pull) }()
+	go func() {
+		defer wg.Done()
+		e.loop(ctx, "janitor", e.opts.FlushInterval, nil, func(ctx context.Context) (bool, error) {
+			return false, errors.Join(e.idx.FlushAll(), e.emptyTrash())
+		})
+	}()
+	wg.Wait()
+}
+
+// loop runs step on a timer and when kicked, backing off exponentially
+// (to a minute) while it fails, and again at once while it finds work.
+func (e *Engine) loop(ctx context.Context, name string, every time.Duration, kick <-chan struct{}, step func(context.Context) (bool, error)) {
+	delay := every
+	for {
+		more, err := step(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil:
+			e.noteErr(name, err)
+			delay = min(max(delay*2, every), time.Minute)
+		case more:
+			delay = 0
+		default:
+			e.noteOK(name)
+			delay = every
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-kick:
+			t.Stop()
+			delay = every
+		case <-t.C:
+		}
+	}
+}
+
+func (e *Engine) noteErr(loop string, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	msg := fmt.Sprintf("%s: %v", loop, err)
+	if msg != e.lastErr {
+		e.log.Error("sync error", "loop", loop, "err", err)
+	}
+	e.lastErr, e.lastErrAt = msg, time.Now()
+	if blobstore.IsTransient(err) {
+		e.reachable = false
+	}
+}
+
+func (e *Engine) noteOK(loop string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if loop != "janitor" {
+		e.reachable = true
+	}
+}
+
+// KickPull asks the puller for a round now.
+func (e *Engine) KickPull() {
+	select {
+	case e.kickPull <- struct{}{}:
+	default:
+	}
+}
+
+// Progress is the upload queue, for flush progress and status.
+type Progress struct {
+	Files int   // changes waiting for a journal batch
+	Bytes int64 // bytes of Staged content waiting
+}
+
+// Pending returns what is still to upload.
+func (e *Engine) Pending() (Progress, error) {
+	s, err := e.idx.Stats()
+	if err != nil {
+		return Progress{}, err
+	}
+	return Progress{Files: s.Pending + s.Unsent, Bytes: s.PendingData}, nil
+}
+
+// Flush uploads everything Staged and waits until the queue is empty, or
+// ctx ends. It does the uploading itself (serialised with the background
+// loop), so it works whether or not Run is going. progress, if not nil, is
+// called after each round.
+func (e *Engine) Flush(ctx context.Context, progress func(Progress)) error {
+	if err := e.idx.FlushAll(); err != nil {
+		return err
+	}
+	wait := 50 * time.Millisecond
+	for {
+		p, err := e.Pending()
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(p)
+		}
+		if p.Files == 0 {
+			return nil
+		}
+		if err := e.uploadStopped(); err != nil {
+			return err
+		}
+		more, err := e.upload(ctx)
+		if err != nil {
+			e.noteErr("upload", err)
+		}
+		if err == nil && more {
+			wait = 50 * time.Millisecond
+			continue
+		}
+		// Nothing could go this round (store down, files open for
+		// writing): wait a little, longer each time.
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("flush: %d changes (%d bytes) still waiting: %w", p.Files, p.Bytes, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+// upload runs one uploader round; rounds never overlap.
+func (e *Engine) upload(ctx context.Context) (bool, error) {
+	e.uploadMu.Lock()
+	defer e.uploadMu.Unlock()
+	return e.uploadOnce(ctx)
+}
+
+// pull runs one puller round; rounds never overlap.
+func (e *Engine) pull(ctx context.Context) (bool, error) {
+	e.pullMu.Lock()
+	defer e.pullMu.Unlock()
+	return e.pullOnce(ctx)
+}
+
+// Sync pulls other devices' changes now and uploads local ones.
+func (e *Engine) Sync(ctx context.Context) error {
+	if _, err := e.pull(ctx); err != nil {
+		return err
+	}
+	return e.Flush(ctx, nil)
+}
+
+func (e *Engine) uploadStopped() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopped
+}
+
+// Status is the engine's view for `syncfs status`.
+type Status struct {
+	Device    string
+	StoreID   string
+	Reachable bool
+	LastError string
+	LastErrAt time.Time `json:",omitzero"`
+	Stopped   string    `json:",omitempty"`
+	BytesUp   int64
+	BytesDown int64
+	Batches   int64
+}
+
+// Status reports the engine's state.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Status{Device: e.device, StoreID: e.repo.Config.StoreID, Reachable: e.reachable, LastError: e.lastErr, LastErrAt: e.lastErrAt,
+		BytesUp: e.stats.bytesUp.Load(), BytesDown: e.stats.bytesDown.Load(), Batches: e.stats.batches.Load()}
+	if e.stopped != nil {
+		s.Stopped = e.stopped.Error()
+	}
+	return s
+}
+
+// RegisterDevice writes devices/<device>, so that other devices find this
+// one's journal.
+func (e *Engine) RegisterDevice(ctx context.Context) error {
+	rec, _ := json.Marshal(map[string]any{"device": e.device, "registered": time.Now().UTC()})
+	sealed := e.repo.Keys.Seal(crypto.KindDevice, e.device, rec)
+	if err := blobstore.PutBytes(ctx, e.repo.Store, deviceName(e.device), sealed); err != nil {
+		return fmt.Errorf("register device %s: %w", e.device, err)
+	}
+	return nil
+}
+
+func (e *Engine) emptyTrash() error {
+	keys, err := e.idx.Trash(256)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	for _, k := range keys {
+		if err := e.cache.Remove(cache.Key{Ino: k.Ino, Cver: k.Cver}); err != nil {
+			return err
+		}
+	}
+	return e.idx.EmptyTrash(keys)
+}

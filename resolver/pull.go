@@ -1,0 +1,63 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/syncfs/syncfs/blobstore"
+)
+
+// maxJournalObject bounds what one journal object may make us read.
+const maxJournalObject = 256 << 20
+
+// pullOnce applies every other device's new journal batches. A device whose
+// batches cannot be fetched or opened holds back only its own watermark.
+func (e *Engine) pullOnce(ctx context.Context) (bool, error) {
+	var devices []string
+	err := e.repo.Store.List(ctx, devicesPrefix, func(i blobstore.Info) error {
+		d := strings.TrimPrefix(i.Name, devicesPrefix)
+		if d != e.device && !strings.Contains(d, "/") {
+			devices = append(devices, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("list devices: %w", err)
+	}
+	var errs []error
+	for _, d := range devices {
+		if err := e.pullDevice(ctx, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return false, errors.Join(errs...)
+}
+
+func (e *Engine) pullDevice(ctx context.Context, device string) error {
+	wm, err := e.idx.Watermark(device)
+	if err != nil {
+		return err
+	}
+	for {
+		seq := wm + 1
+		body, err := blobstore.GetAll(ctx, e.repo.Store, journalName(device, seq), maxJournalObject)
+		if errors.Is(err, blobstore.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", journalName(device, seq), err)
+		}
+		recs, err := e.openJournal(device, seq, body)
+		if err != nil {
+			// Stop applying this device at this point; say so in status.
+			e.idx.SetPullError(device, err.Error())
+			return fmt.Errorf("device %s: applying stopped: %w", device, err)
+		}
+		if err := e.idx.ApplyBatch(device, seq, recs); err != nil {
+			return fmt.Errorf("apply %s: %w", journalName(device, seq), err)
+		}
+		wm = seq
+	}
+}

@@ -1,0 +1,174 @@
+package resolver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/syncfs/syncfs/blobstore"
+	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/resolver/chunker"
+	"golang.org/x/sync/errgroup"
+)
+
+// maxBatchRecords bounds one journal batch.
+const maxBatchRecords = 512
+
+// uploadOnce sends unsent batches, then uploads a round of Staged files and
+// seals and sends the next batch. more reports that work remains.
+func (e *Engine) uploadOnce(ctx context.Context) (more bool, err error) {
+	if err := e.uploadStopped(); err != nil {
+		return false, nil
+	}
+	unsent, err := e.idx.UnsentJournal()
+	if err != nil {
+		return false, err
+	}
+	for _, b := range unsent {
+		if err := e.sendBatch(ctx, b); err != nil {
+			return false, err
+		}
+	}
+	ups, err := e.idx.StagedUploads(64)
+	if err != nil {
+		return false, err
+	}
+	uploaded := make(map[uint64]index.Uploaded, len(ups))
+	for _, u := range ups {
+		c, err := e.uploadContent(ctx, u)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // purged meanwhile
+		}
+		if err != nil {
+			return false, fmt.Errorf("upload inode %d: %w", u.Ino, err)
+		}
+		uploaded[u.Ino] = index.Uploaded{Wgen: u.Wgen, Content: c}
+	}
+	b, err := e.idx.SealBatch(maxBatchRecords, uploaded, e.sealJournal)
+	if err != nil {
+		return false, err
+	}
+	if b.Seq == 0 {
+		return false, nil
+	}
+	if err := e.sendBatch(ctx, b); err != nil {
+		return false, err
+	}
+	p, err := e.Pending()
+	return err == nil && p.Files > 0, err
+}
+
+// sendBatch stores a sealed batch with create-if-absent. The same bytes
+// already there mean a resend after a crash; other bytes mean another
+// process writes this device's journal, and uploading stops for good.
+func (e *Engine) sendBatch(ctx context.Context, b index.JournalBatch) error {
+	name := journalName(e.device, b.Seq)
+	err := e.repo.Store.PutIfAbsent(ctx, name, bytes.NewReader(b.Body), int64(len(b.Body)))
+	if errors.Is(err, blobstore.ErrExist) {
+		have, gerr := blobstore.GetAll(ctx, e.repo.Store, name, int64(len(b.Body))+1)
+		if gerr != nil {
+			return fmt.Errorf("check journal %s: %w", name, gerr)
+		}
+		if !bytes.Equal(have, b.Body) {
+			stop := fmt.Errorf("%w: %s already holds different bytes; uploading stopped (was this cache directory copied from another machine?)", ErrDeviceClash, name)
+			e.mu.Lock()
+			e.stopped = stop
+			e.mu.Unlock()
+			e.log.Error("uploading stopped", "err", stop)
+			return stop
+		}
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("store journal %s: %w", name, err)
+	}
+	e.stats.batches.Add(1)
+	e.stats.addUp(int64(len(b.Body)))
+	return e.idx.MarkSent(b.Seq)
+}
+
+// uploadContent reads a Staged file's cache file and stores it: inline if
+// small, else as chunks, several in flight at once.
+func (e *Engine) uploadContent(ctx context.Context, u index.Upload) (index.Content, error) {
+	f, err := os.Open(e.cache.Path(cache.Key{Ino: u.Ino, Cver: u.Cver}))
+	if errors.Is(err, os.ErrNotExist) && u.Size == 0 {
+		return index.Content{Size: 0, Inline: []byte{}}, nil
+	}
+	if err != nil {
+		return index.Content{}, err
+	}
+	defer f.Close()
+	r := io.LimitReader(f, u.Size)
+	if u.Size <= int64(e.repo.Config.InlineMax) {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return index.Content{}, err
+		}
+		if int64(len(b)) != u.Size {
+			// The cache file is shorter than the index says: a sparse tail.
+			b = append(b, make([]byte, u.Size-int64(len(b)))...)
+		}
+		return index.Content{Size: u.Size, Inline: b}, nil
+	}
+	ch := chunker.New(&zeroPad{r: r, n: u.Size}, e.repo.Keys.ChunkerKey(), e.repo.Config.Chunker)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.Parallel)
+	var refs []index.ChunkRef
+	var total int64
+	for {
+		c, err := ch.Next(nil)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			g.Wait()
+			return index.Content{}, err
+		}
+		id := e.repo.Keys.ChunkID(c.Data)
+		refs = append(refs, index.ChunkRef{ID: id, Len: int64(c.Length)})
+		total += int64(c.Length)
+		data := c.Data
+		g.Go(func() error { return e.putChunk(gctx, id, data) })
+	}
+	if err := g.Wait(); err != nil {
+		return index.Content{}, err
+	}
+	if total != u.Size {
+		return index.Content{}, fmt.Errorf("read %d bytes of %d", total, u.Size)
+	}
+	return index.Content{Size: u.Size, Chunks: refs}, nil
+}
+
+// zeroPad reads r, then zeros up to n bytes in all: a cache file shorter
+// than its size (a sparse tail after truncate) reads as zeros, like the file.
+type zeroPad struct {
+	r    io.Reader
+	n    int64
+	read int64
+	eof  bool
+}
+
+func (z *zeroPad) Read(p []byte) (int, error) {
+	if z.read >= z.n {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.n-z.read {
+		p = p[:z.n-z.read]
+	}
+	if !z.eof {
+		n, err := z.r.Read(p)
+		z.read += int64(n)
+		if err == io.EOF {
+			z.eof = true
+			err = nil
+		}
+		return n, err
+	}
+	clear(p)
+	z.read += int64(len(p))
+	return len(p), nil
+}
