@@ -69,7 +69,10 @@ func (e *Engine) sendBatch(ctx context.Context, b index.JournalBatch) error {
 	name := journalName(e.device, b.Seq)
 	err := e.repo.Store.PutIfAbsent(ctx, name, bytes.NewReader(b.Body), int64(len(b.Body)))
 	if errors.Is(err, blobstore.ErrExist) {
-		have, gerr := blobstore.GetAll(ctx, e.repo.Store, name, int64(len(b.Body))+1)
+		have, gerr := blobstore.GetAll(ctx, e.repo.Store, name, maxJournalObject)
+		if errors.Is(gerr, blobstore.ErrTooLarge) {
+			have, gerr = nil, nil // certainly not our bytes
+		}
 		if gerr != nil {
 			return fmt.Errorf("check journal %s: %w", name, gerr)
 		}
