@@ -26,7 +26,9 @@ type Options struct {
 	FetchTimeout time.Duration
 	// CacheDir is where statfs reports capacity from.
 	CacheDir string
-	Logger   *slog.Logger
+	// ControlSocket is the daemon's control socket, served as ControlXattr.
+	ControlSocket string
+	Logger        *slog.Logger
 }
 
 // FS implements fuse.RawFileSystem over an index and a cache.

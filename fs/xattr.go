@@ -12,6 +12,11 @@ import (
 // settable.
 const StateXattr = "user.syncfs.state"
 
+// ControlXattr is the virtual attribute, on every inode, that names the
+// daemon's control socket: how `syncfs status PATH` finds the daemon serving
+// PATH. Like StateXattr it is never listed and not settable.
+const ControlXattr = "user.syncfs.control"
+
 func stateString(a index.Attr) string {
 	s := a.State.String()
 	if !a.IsRegular() {
@@ -26,7 +31,9 @@ func stateString(a index.Attr) string {
 // GetXAttr returns an extended attribute (ERANGE with the size if dest is too small).
 func (fsys *FS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
 	var v []byte
-	if name == StateXattr {
+	if name == ControlXattr && fsys.opts.ControlSocket != "" {
+		v = []byte(fsys.opts.ControlSocket)
+	} else if name == StateXattr {
 		a, err := fsys.idx.GetAttr(h.NodeId)
 		if err != nil {
 			return 0, fsys.status("getxattr", err)
@@ -63,7 +70,7 @@ func (fsys *FS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte)
 
 // SetXAttr sets an extended attribute; the residency attribute is read-only.
 func (fsys *FS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
-	if name == StateXattr {
+	if name == StateXattr || name == ControlXattr {
 		return fuse.EPERM
 	}
 	return fsys.status("setxattr", fsys.idx.SetXattr(in.NodeId, name, data, int(in.Flags)))
@@ -71,7 +78,7 @@ func (fsys *FS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name strin
 
 // RemoveXAttr removes an extended attribute.
 func (fsys *FS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	if name == StateXattr {
+	if name == StateXattr || name == ControlXattr {
 		return fuse.EPERM
 	}
 	return fsys.status("removexattr", fsys.idx.RemoveXattr(h.NodeId, name))

@@ -243,6 +243,12 @@ func (e *Engine) pull(ctx context.Context) (bool, error) {
 	return e.pullOnce(ctx)
 }
 
+// Pull applies other devices' new changes now.
+func (e *Engine) Pull(ctx context.Context) error {
+	_, err := e.pull(ctx)
+	return err
+}
+
 // Sync pulls other devices' changes now and uploads local ones.
 func (e *Engine) Sync(ctx context.Context) error {
 	if _, err := e.pull(ctx); err != nil {

@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/syncfs/syncfs/blobstore"
+	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/fs"
+	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/resolver"
+)
+
+type mountOptions struct {
+	store        storeOptions
+	passphrase   passphraseOptions
+	cacheDir     string
+	foreground   bool
+	poll         time.Duration
+	fetchTimeout time.Duration
+	allowOther   bool
+	suid         bool
+	dev          bool
+	debug        bool
+	// Set by a parent that daemonised this process.
+	readyFD      int
+	passphraseFD int
+}
+
+func newMountCommand() *cobra.Command {
+	var o mountOptions
+	c := &cobra.Command{
+		Use:   "mount --store STORE MOUNTPOINT",
+		Short: "Mount a store (returns once mounted; -f stays in the foreground)",
+		Args:  exactArgs(1, "MOUNTPOINT"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if o.poll <= 0 || o.fetchTimeout <= 0 {
+				return usageError{errors.New("--poll and --fetch-timeout must be positive durations")}
+			}
+			if o.foreground {
+				return runDaemon(c.Context(), o, args[0])
+			}
+			return daemonise(c.Context(), o, args[0])
+		},
+	}
+	f := c.Flags()
+	o.store.addFlags(f)
+	o.passphrase.addFlags(f)
+	f.StringVar(&o.cacheDir, "cache-dir", "", "cache directory (default: a per-store directory under the user's cache dir)")
+	f.BoolVarP(&o.foreground, "foreground", "f", false, "stay in the foreground and log to stderr")
+	f.DurationVar(&o.poll, "poll", 2*time.Second, "how often to pull other devices' changes")
+	f.DurationVar(&o.fetchTimeout, "fetch-timeout", 60*time.Second, "how long a read waits for content from the store before failing with EIO")
+	f.BoolVar(&o.allowOther, "allow-other", false, "let other users access the mount")
+	f.BoolVar(&o.suid, "suid", false, "honour setuid bits (default nosuid)")
+	f.BoolVar(&o.dev, "dev", false, "honour device nodes (default nodev)")
+	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
+	f.IntVar(&o.readyFD, "ready-fd", 0, "internal: report readiness on this descriptor")
+	f.IntVar(&o.passphraseFD, "passphrase-fd", 0, "internal: read the passphrase from this descriptor")
+	f.MarkHidden("ready-fd")
+	f.MarkHidden("passphrase-fd")
+	return c
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s: want %s, got %d arguments", c.Name(), what, len(args))}
+		}
+		return nil
+	}
+}
+
+// checkMountpoint requires an existing, empty directory.
+func checkMountpoint(mnt string) (string, error) {
+	abs, err := filepath.Abs(mnt)
+	if err != nil {
+		return "", fmt.Errorf("%w %s: %w", errBadMountpoint, mnt, err)
+	}
+	d, err := os.Open(abs)
+	if err != nil {
+		return "", fmt.Errorf("%w %s: %w", errBadMountpoint, mnt, err)
+	}
+	defer d.Close()
+	fi, err := d.Stat()
+	if err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%w %s: not a directory", errBadMountpoint, mnt)
+	}
+	if names, _ := d.Readdirnames(1); len(names) > 0 {
+		return "", fmt.Errorf("%w %s: not empty", errBadMountpoint, mnt)
+	}
+	return abs, nil
+}
+
+// daemonise starts this program again in the background with the same
+// flags plus --foreground, hands it the passphrase through a pipe, and waits
+// for it to say the mount is ready (or why it is not).
+func daemonise(ctx context.Context, o mountOptions, mnt string) error {
+	if _, err := checkMountpoint(mnt); err != nil {
+		return err
+	}
+	if o.store.URL == "" {
+		return usageError{errors.New("--store is required")}
+	}
+	pass, err := o.passphrase.get(false)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	passR, passW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	args := []string{"mount", "--foreground", "--ready-fd=3", "--passphrase-fd=4"}
+	args = append(args, os.Args[2:]...)
+	cmd := exec.Command(self, args...)
+	cmd.ExtraFiles = []*os.File{readyW, passR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Env = append(os.Environ(), "SYNCFS_PASSPHRASE=") // the pipe carries it
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	readyW.Close()
+	passR.Close()
+	passW.Write(pass)
+	passW.Close()
+	go cmd.Wait()
+	line, err := bufio.NewReader(readyR).ReadString('\n')
+	readyR.Close()
+	line = strings.TrimSpace(line)
+	switch {
+	case line == "ok":
+		fmt.Printf("mounted at %s (unmount with: syncfs unmount %s)\n", mnt, mnt)
+		return nil
+	case strings.HasPrefix(line, "error "):
+		code, msg, _ := strings.Cut(strings.TrimPrefix(line, "error "), " ")
+		n, _ := strconv.Atoi(code)
+		return exitCodeError{code: n, msg: msg}
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return errors.New("the daemon exited before mounting; see the log in the cache directory")
+	}
+	return fmt.Errorf("wait for daemon: %w", err)
+}
+
+// exitCodeError carries a daemon's exit code and message to the parent.
+type exitCodeError struct {
+	code int
+	msg  string
+}
+
+func (e exitCodeError) Error() string { return e.msg }
+
+// runDaemon mounts and serves until unmounted or signalled.
+func runDaemon(ctx context.Context, o mountOptions, mnt string) (err error) {
+	var ready *os.File
+	if o.readyFD > 0 {
+		ready = os.NewFile(uintptr(o.readyFD), "ready")
+		defer func() {
+			if err != nil && ready != nil {
+				code, msg := describe(err)
+				fmt.Fprintf(ready, "error %d %s\n", code, msg)
+				ready.Close()
+			}
+		}()
+	}
+	if o.passphraseFD > 0 {
+		f := os.NewFile(uintptr(o.passphraseFD), "passphrase")
+		b, rerr := io.ReadAll(io.LimitReader(f, 1<<16))
+		f.Close()
+		if rerr != nil || len(b) == 0 {
+			return fmt.Errorf("read passphrase from parent: %v", rerr)
+		}
+		os.Setenv("SYNCFS_PASSPHRASE", string(b))
+	}
+	d, err := startDaemon(ctx, o, mnt)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		fmt.Fprintln(ready, "ok")
+		ready.Close()
+		ready = nil
+		// Detach from the parent's terminal.
+		if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+			syscall.Dup2(int(null.Fd()), 0)
+			syscall.Dup2(int(null.Fd()), 1)
+			syscall.Dup2(int(null.Fd()), 2)
+		}
+	}
+	return d.serve(ctx)
+}
+
+// daemon is one running mount.
+type daemon struct {
+	mnt      string
+	loc      blobstore.Location
+	cacheDir string
+	log      *slog.Logger
+	lock     *os.File
+	logFile  *os.File
+	idx      *index.DB
+	cache    *cache.Cache
+	eng      *resolver.Engine
+	fsys     *fs.FS
+	srv      interface {
+		Unmount() error
+		Wait()
+	}
+	ln       net.Listener
+	unmounts chan chan error // control API asks serve to unmount
+}
+
+func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon, err error) {
+	mnt, err := checkMountpoint(mntArg)
+	if err != nil {
+		return nil, err
+	}
+	if o.store.URL == "" {
+		return nil, usageError{errors.New("--store is required")}
+	}
+	loc, err := blobstore.ParseURL(o.store.URL)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	d := &daemon{mnt: mnt, loc: loc, cacheDir: o.cacheDir, unmounts: make(chan chan error)}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if d.cacheDir == "" {
+		if d.cacheDir, err = defaultCacheDir(loc); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(d.cacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create cache directory: %w", err)
+	}
+	if d.lock, err = lockDir(d.cacheDir); err != nil {
+		return nil, err
+	}
+	d.logFile, err = os.OpenFile(filepath.Join(d.cacheDir, "syncfs.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	var w io.Writer = d.logFile
+	if o.readyFD == 0 {
+		w = io.MultiWriter(d.logFile, os.Stderr)
+	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	d.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+
+	d.idx, err = index.Open(filepath.Join(d.cacheDir, "index.db"), index.Options{RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()), RootMode: 0o755})
+	if err != nil {
+		return nil, err
+	}
+	pass, err := o.passphrase.get(false)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := d.openRepo(ctx, o.store, pass)
+	if err != nil {
+		return nil, err
+	}
+	if d.cache, err = cache.New(d.cacheDir, nil); err != nil {
+		return nil, err
+	}
+	d.eng = resolver.New(repo, d.idx, d.cache, resolver.Options{PollInterval: o.poll, Logger: d.log})
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := d.eng.RegisterDevice(rctx); err != nil {
+		d.log.Warn("store not reachable; working offline", "err", err)
+	} else if err := d.eng.Pull(rctx); err != nil {
+		d.log.Warn("first pull failed; changes will arrive later", "err", err)
+	}
+	cancel()
+
+	sock := filepath.Join(d.cacheDir, "control.sock")
+	os.Remove(sock) // stale from a crashed daemon; we hold the lock
+	if d.ln, err = net.Listen("unix", sock); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	d.fsys = fs.New(d.idx, d.cache, fs.Options{
+		EntryTimeout: time.Second, AttrTimeout: time.Second, NegativeTimeout: time.Second,
+		FetchTimeout: o.fetchTimeout, CacheDir: d.cacheDir, ControlSocket: sock, Logger: d.log,
+	})
+	srv, err := fs.Mount(mnt, d.fsys, fs.MountOptions{FsName: "syncfs:" + loc.String(), AllowOther: o.allowOther, Suid: o.suid, Dev: o.dev, Debug: o.debug})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadMountpoint, err)
+	}
+	d.srv = srv
+	d.log.Info("mounted", "mountpoint", mnt, "store", loc.String(), "device", d.idx.Device(), "cache", d.cacheDir)
+	return d, nil
+}
+
+// openRepo unlocks the store's config, or, with the store unreachable, the
+// copy cached by an earlier mount.
+func (d *daemon) openRepo(ctx context.Context, so storeOptions, pass []byte) (*resolver.Repo, error) {
+	cached, err := d.idx.Meta("config")
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, _, err := openStore(cctx, so, false)
+	var raw []byte
+	if err == nil {
+		raw, err = resolver.ReadConfig(cctx, s)
+	}
+	if err != nil {
+		if cached == nil || errors.Is(err, resolver.ErrNotInitialized) {
+			return nil, err
+		}
+		d.log.Warn("store not reachable; mounting from the cached config", "err", err)
+		raw = cached
+		s = &lazyStore{open: func(ctx context.Context) (blobstore.Store, error) {
+			st, _, err := openStore(ctx, so, false)
+			return st, err
+		}}
+	}
+	cfg, keys, err := resolver.OpenConfig(raw, pass)
+	if err != nil {
+		return nil, err
+	}
+	if id, _ := d.idx.Meta("store_id"); id != nil && string(id) != cfg.StoreID {
+		return nil, fmt.Errorf("%w: cache directory %s belongs to store %s, not %s", errCacheInUse, d.cacheDir, id, cfg.StoreID)
+	}
+	if err := d.idx.SetMeta("store_id", []byte(cfg.StoreID)); err != nil {
+		return nil, err
+	}
+	if err := d.idx.SetMeta("config", raw); err != nil {
+		return nil, err
+	}
+	return &resolver.Repo{Store: withRetry(s, d.log), Keys: keys, Config: cfg, ConfigBytes: raw}, nil
+}
+
+// lockDir takes the cache directory's lock, held for the daemon's life.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock cache directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", errCacheInUse, dir)
+		}
+		return nil, fmt.Errorf("lock cache directory: %w", err)
+	}
+	return f, nil
+}
+
+// serve runs until the filesystem is unmounted (by syncfs unmount, umount
+// or a signal).
+func (d *daemon) serve(ctx context.Context) error {
+	engCtx, stopEngine := context.WithCancel(context.Background())
+	engDone := make(chan struct{})
+	go func() { d.eng.Run(engCtx); close(engDone) }()
+	go d.serveControl()
+	unmounted := make(chan struct{})
+	go func() { d.srv.Wait(); close(unmounted) }()
+	for done := false; !done; {
+		select {
+		case <-unmounted:
+			done = true
+		case reply := <-d.unmounts:
+			err := d.srv.Unmount()
+			reply <- err
+			if err == nil {
+				<-unmounted
+				done = true
+			}
+		case <-ctx.Done():
+			// A signal: unmount, lazily if something still holds it.
+			if err := d.srv.Unmount(); err != nil {
+				d.log.Warn("unmount busy; detaching", "err", err)
+				syscall.Unmount(d.mnt, syscall.MNT_DETACH)
+			}
+			<-unmounted
+			done = true
+		}
+	}
+	stopEngine()
+	<-engDone
+	d.log.Info("unmounted", "mountpoint", d.mnt)
+	d.close()
+	return nil
+}
+
+func (d *daemon) close() {
+	if d.ln != nil {
+		d.ln.Close()
+		os.Remove(d.ln.Addr().String())
+	}
+	if d.fsys != nil {
+		d.fsys.Close()
+	}
+	if d.idx != nil {
+		d.idx.Close()
+	}
+	if d.logFile != nil {
+		d.logFile.Close()
+	}
+	if d.lock != nil {
+		d.lock.Close()
+	}
+}
