@@ -55,8 +55,11 @@ func (db *DB) MarkResident(ino uint64, cver int64) error {
 }
 
 // MarkAbsent records that a Resident file's content will be freed
-// (eviction): it commits Absent first, so the cache file can go afterwards.
-// Staged content is refused with ErrIllegalTransition.
+// (eviction): it commits Absent and a new content version first, so the
+// returned old cache file can go afterwards. An Absent file's partly fetched
+// content is freed the same way. Staged content is refused with
+// ErrIllegalTransition, a pinned file with ErrPinned and an open one with
+// ErrBusy.
 func (db *DB) MarkAbsent(ino uint64) (CacheKey, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -67,7 +70,10 @@ func (db *DB) MarkAbsent(ino uint64) (CacheKey, error) {
 			return err
 		}
 		if err := Transition(a.State, StateAbsent); err != nil {
-			return err
+			return fmt.Errorf("evict inode %d: %w", ino, err)
+		}
+		if a.Pinned {
+			return fmt.Errorf("evict inode %d: %w", ino, ErrPinned)
 		}
 		if h := db.handles[ino]; h != nil && h.opens > 0 {
 			return fmt.Errorf("evict inode %d: open: %w", ino, ErrBusy)
@@ -88,7 +94,10 @@ type Stats struct {
 	Files       map[State]int   // regular files by residency
 	Bytes       map[State]int64 // their bytes
 	Dirs        int
-	Pending     int // outbox rows: changes waiting for a journal batch
+	Pinned      int   // regular files pinned here
+	PinFetch    int   // pinned files whose content is still to fetch
+	PinBytes    int64 // their bytes
+	Pending     int   // outbox rows: changes waiting for a journal batch
 	PendingData int64
 	Unsent      int               // sealed batches not yet confirmed in the store
 	Watermarks  map[string]uint64 // other devices: last applied batch
@@ -122,11 +131,15 @@ func (db *DB) Stats() (Stats, error) {
 		{&s.Pending, "SELECT count(*) FROM outbox"},
 		{&s.PendingData, "SELECT coalesce(sum(i.size),0) FROM outbox o JOIN inodes i ON o.ino=i.ino WHERE i.state=2"},
 		{&s.Unsent, "SELECT count(*) FROM journal WHERE sent=0"},
+		{&s.Pinned, "SELECT count(*) FROM inodes WHERE pinned != 0 AND (mode & 61440) = 32768 AND nlink > 0"},
 	}
 	for _, c := range q {
 		if err := db.r.QueryRow(c.sql).Scan(c.dst); err != nil {
 			return s, fmt.Errorf("stats: %w", err)
 		}
+	}
+	if s.PinFetch, s.PinBytes, err = db.PinBacklog(); err != nil {
+		return s, fmt.Errorf("stats: %w", err)
 	}
 	rows, err = db.r.Query("SELECT device, seq, err FROM watermarks")
 	if err != nil {
