@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Key names one cache file: a content version of one inode.
@@ -38,6 +39,8 @@ var ErrNoSpace = errors.New("cache disk full")
 type Cache struct {
 	dir     string
 	fetcher Fetcher
+	now     func() time.Time
+	access  *accessLog // last use of each key, for LRU eviction; has its own lock
 
 	mu      sync.Mutex
 	entries map[Key]*entry // present-range state of keys being fetched
@@ -53,10 +56,24 @@ type entry struct {
 
 // New opens (creating) a cache in dir.
 func New(dir string, f Fetcher) (*Cache, error) {
+	return NewWithOptions(dir, f, Options{})
+}
+
+// Options configure NewWithOptions.
+type Options struct {
+	// Now is the clock for access times; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewWithOptions opens (creating) a cache in dir.
+func NewWithOptions(dir string, f Fetcher, o Options) (*Cache, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return nil, fmt.Errorf("create cache: %w", mapErr(err))
 	}
-	return &Cache{dir: dir, fetcher: f, entries: map[Key]*entry{}}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Cache{dir: dir, fetcher: f, now: o.Now, access: loadAccessLog(filepath.Join(dir, accessFile)), entries: map[Key]*entry{}}, nil
 }
 
 // SetFetcher sets the fetcher (the resolver is built after the cache).
@@ -69,8 +86,10 @@ func (c *Cache) Path(k Key) string {
 
 func (c *Cache) presentPath(k Key) string { return c.Path(k) + ".present" }
 
-// Open opens key's cache file, creating it empty if missing.
+// Open opens key's cache file, creating it empty if missing. It counts as a
+// use of key for LRU eviction.
 func (c *Cache) Open(k Key, writable bool) (*os.File, error) {
+	c.Touch(k)
 	flag := os.O_RDWR | os.O_CREATE
 	if !writable {
 		flag = os.O_RDWR | os.O_CREATE // the file may need creating even for a reader
@@ -100,6 +119,7 @@ func (c *Cache) Remove(k Key) error {
 	c.mu.Lock()
 	delete(c.entries, k)
 	c.mu.Unlock()
+	c.access.forget(k)
 	err1 := os.Remove(c.Path(k))
 	err2 := os.Remove(c.presentPath(k))
 	if errors.Is(err1, os.ErrNotExist) {
@@ -127,8 +147,10 @@ func (c *Cache) entry(k Key) *entry {
 
 // Ensure makes the bytes [off, off+n) of key's content (size bytes long)
 // present in its cache file, fetching what is missing. complete reports
-// that the whole content [0, size) is now present.
+// that the whole content [0, size) is now present. It counts as a use of
+// key for LRU eviction.
 func (c *Cache) Ensure(ctx context.Context, k Key, size, off, n int64) (complete bool, err error) {
+	c.Touch(k)
 	if off+n > size {
 		n = size - off
 	}

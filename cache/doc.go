@@ -13,6 +13,11 @@
 //     as data.
 //   - Fetcher: whoever fills missing ranges (the resolver). The cache declares
 //     the interface; it never knows about stores, chunks or keys.
+//   - Access log: when each key was last used (opened or read through
+//     Ensure), kept in memory and saved to access.json by SaveAccess at most
+//     as often as the caller asks; the resolver's evictor frees the least
+//     recently used Resident content first when the cache is over its byte
+//     budget. Scan lists what is on disk, for the evictor and for fsck.
 //
 // Staged and Resident content is wholly present by definition; only Absent
 // content consults the present ranges. The cache never decides residency: the
