@@ -19,12 +19,18 @@
 //     then lets the index mark the files Resident by compare-and-set.
 //   - Fetcher: implements cache.Fetcher: reads the chunks covering a range,
 //     authenticates, decompresses and checks them.
+//   - Pinner: fetches every chunk of pinned Absent files through the cache
+//     and marks them Resident; pins pass down to new entries of pinned
+//     directories.
+//   - Evictor: while the cache holds more bytes than its budget, frees the
+//     least recently used Resident (or partly fetched) content that is not
+//     pinned and not open. Staged content is never freed.
 //   - Puller: for every other device, fetches journal/<device>/<watermark+1>
 //     until there is none, and applies each batch to the index.
 //
 // # Goroutines
 //
-// Engine.Run owns every background loop (upload, pull, janitor) and returns
-// when its context ends; Flush and Sync ask the loops for work and wait with
-// the caller's context. No engine lock is held across store I/O.
+// Engine.Run owns every background loop (upload, pull, janitor, and the
+// pinner and evictor of residency.go) and returns when its context ends;
+// Flush and Sync ask the loops for work and wait with the caller's context. No engine lock is held across store I/O.
 package resolver

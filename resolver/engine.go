@@ -27,7 +27,13 @@ type Options struct {
 	FlushInterval time.Duration
 	// Parallel is how many chunk uploads run at once.
 	Parallel int
-	Logger   *slog.Logger
+	// CacheBudget is the most bytes the cache may hold before the evictor
+	// frees the least recently used content that may go; 0 means no limit.
+	CacheBudget int64
+	// EvictInterval is how often the budget is enforced and pinned files
+	// are looked for, unasked.
+	EvictInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // Engine runs the uploader, puller and janitor for one mounted store.
@@ -44,6 +50,7 @@ type Engine struct {
 	kickPull   chan struct{}
 
 	stats engineStats
+	res   residency // pinner and evictor state (residency.go)
 
 	uploadMu sync.Mutex // held for one uploader round
 	pullMu   sync.Mutex // held for one puller round
@@ -80,6 +87,9 @@ func New(repo *Repo, idx *index.DB, c *cache.Cache, opts Options) *Engine {
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
+	if opts.EvictInterval <= 0 {
+		opts.EvictInterval = 10 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +99,7 @@ func New(repo *Repo, idx *index.DB, c *cache.Cache, opts Options) *Engine {
 		kickUpload: make(chan struct{}, 1),
 		kickPull:   make(chan struct{}, 1),
 		reachable:  true,
+		res:        newResidency(),
 	}
 	c.SetFetcher(e)
 	return e
@@ -97,7 +108,8 @@ func New(repo *Repo, idx *index.DB, c *cache.Cache, opts Options) *Engine {
 // Run runs the background loops until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); e.runResidency(ctx) }()
 	go func() { defer wg.Done(); e.loop(ctx, "upload", e.opts.UploadInterval, e.kickUpload, e.upload) }()
 	go func() { defer wg.Done(); e.loop(ctx, "pull", e.opts.PollInterval, e.kickPull, e.pull) }()
 	go func() {
@@ -157,7 +169,9 @@ func (e *Engine) noteErr(loop string, err error) {
 func (e *Engine) noteOK(loop string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if loop != "janitor" {
+	// Only the loops that talk to the store every round can tell that it
+	// answers; the janitor, pinner and evictor may have had nothing to ask.
+	if loop == "upload" || loop == "pull" {
 		e.reachable = true
 	}
 }

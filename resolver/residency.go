@@ -1,0 +1,381 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/index"
+)
+
+// Residency control: the pinner fetches pinned files, the evictor keeps the
+// cache within its byte budget, and Pin, Unpin and Evict serve the CLI.
+//
+// The pinner and the evictor are two loops started by Run. Neither holds a
+// lock across I/O; residency.mu is a leaf lock (taken after Engine.mu never,
+// and nothing is taken while it is held). Both stop when Run's context ends.
+
+const (
+	// pinStep is how much of a pinned file one Ensure call fetches, so that
+	// a huge file shows progress and stops promptly when asked.
+	pinStep = 8 << 20
+	// pinBatch is how many pinned files one pinner round takes.
+	pinBatch = 64
+	// pinParallel is how many pinned files are fetched at once.
+	pinParallel = 2
+	// accessSaveEvery bounds how often the cache's access log is written.
+	accessSaveEvery = time.Minute
+)
+
+// residency is the engine's state for pinning and eviction.
+type residency struct {
+	kickPin   chan struct{}
+	kickEvict chan struct{}
+
+	// mu protects the following; it is a leaf lock.
+	mu         sync.Mutex
+	used       int64     // cache bytes on disk at the last evictor round
+	measured   bool      // used has been measured
+	evicted    int64     // files evicted by the budget so far
+	freed      int64     // bytes they took
+	pinErr     string    // the last pinned file that failed to fetch, and why
+	lastSave   time.Time // when the access log was last saved
+	unevicting int64     // bytes that could not be freed at the last round (Staged, pinned, open)
+}
+
+func newResidency() residency {
+	return residency{kickPin: make(chan struct{}, 1), kickEvict: make(chan struct{}, 1)}
+}
+
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// runResidency runs the pinner and the evictor until ctx ends, and saves
+// the cache's access log on the way out.
+func (e *Engine) runResidency(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		e.loop(ctx, "pin", e.opts.EvictInterval, e.res.kickPin, e.pinRound)
+	}()
+	go func() {
+		defer wg.Done()
+		e.loop(ctx, "evict", e.opts.EvictInterval, e.res.kickEvict, func(ctx context.Context) (bool, error) {
+			_, err := e.EnforceBudget(ctx)
+			return false, err
+		})
+	}()
+	// Files applied from other devices may land in a pinned tree: the
+	// change feed wakes the pinner.
+	changes := e.idx.Changes()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-changes:
+				if !ok {
+					return
+				}
+				kick(e.res.kickPin)
+			}
+		}
+	}()
+	wg.Wait()
+	if err := e.cache.SaveAccess(); err != nil {
+		e.log.Warn("save cache access log", "err", err)
+	}
+}
+
+// pinRound pins what arrived in pinned trees, then fetches pinned Absent
+// files, a batch at a time.
+func (e *Engine) pinRound(ctx context.Context) (bool, error) {
+	if _, err := e.idx.InheritPins(); err != nil {
+		return false, err
+	}
+	todo, err := e.idx.PinnedAbsent(pinBatch)
+	if err != nil || len(todo) == 0 {
+		return false, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pinParallel)
+	var mu sync.Mutex
+	var errs []error
+	fetched := 0
+	for _, p := range todo {
+		g.Go(func() error {
+			err := e.fetchWhole(gctx, p)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				fetched++
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if fetched > 0 {
+		kick(e.res.kickEvict)
+	}
+	if err := errors.Join(errs...); err != nil {
+		e.res.mu.Lock()
+		e.res.pinErr = err.Error()
+		e.res.mu.Unlock()
+		// Keep going while some files come: one damaged file must not
+		// hold back the rest of the tree.
+		return fetched > 0, err
+	}
+	e.res.mu.Lock()
+	e.res.pinErr = ""
+	e.res.mu.Unlock()
+	return len(todo) == pinBatch, nil
+}
+
+// fetchWhole fetches all of a pinned file's content and marks it Resident.
+func (e *Engine) fetchWhole(ctx context.Context, p index.PinFetch) error {
+	key := cache.Key{Ino: p.Ino, Cver: p.Cver}
+	done := p.Size == 0
+	for off := int64(0); !done; off += pinStep {
+		var err error
+		if done, err = e.cache.Ensure(ctx, key, p.Size, off, pinStep); err != nil {
+			if errors.Is(err, index.ErrNotExist) {
+				return nil // replaced or deleted meanwhile; the next round sees the new version
+			}
+			return fmt.Errorf("fetch pinned inode %d: %w", p.Ino, err)
+		}
+		if off+pinStep >= p.Size && !done {
+			return fmt.Errorf("fetch pinned inode %d: content incomplete after a full pass", p.Ino)
+		}
+	}
+	if err := e.idx.MarkResident(p.Ino, p.Cver); err != nil {
+		return err
+	}
+	e.cache.Forget(key)
+	return nil
+}
+
+// EvictReport says what one round of the evictor did.
+type EvictReport struct {
+	Budget  int64 // the budget (0: none)
+	Before  int64 // cache bytes on disk before the round
+	After   int64 // and after
+	Evicted int   // files freed
+}
+
+// EnforceBudget runs one evictor round now: while the cache holds more
+// bytes than its budget, it frees the least recently used content that may
+// go (Resident or partly fetched, not pinned, not open). Staged content is
+// never freed: if it alone exceeds the budget, the cache stays over it and
+// Residency says so.
+func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
+	defer e.maybeSaveAccess()
+	rep := EvictReport{Budget: e.opts.CacheBudget}
+	files, _, err := e.cache.Scan()
+	if err != nil {
+		return rep, err
+	}
+	for _, f := range files {
+		rep.Before += f.Bytes
+	}
+	rep.After = rep.Before
+	if rep.Budget <= 0 || rep.Before <= rep.Budget {
+		e.noteUsage(rep.After, 0)
+		return rep, nil
+	}
+	cands, err := e.idx.EvictionCandidates()
+	if err != nil {
+		return rep, err
+	}
+	ok := make(map[cache.Key]bool, len(cands))
+	for _, c := range cands {
+		ok[cache.Key{Ino: c.Key.Ino, Cver: c.Key.Cver}] = true
+	}
+	files = slices.DeleteFunc(files, func(f cache.File) bool { return !ok[f.Key] })
+	slices.SortFunc(files, func(a, b cache.File) int { return a.Used.Compare(b.Used) })
+	for _, f := range files {
+		if rep.After <= rep.Budget || ctx.Err() != nil {
+			break
+		}
+		old, err := e.idx.MarkAbsent(f.Key.Ino)
+		switch {
+		case errors.Is(err, index.ErrBusy), errors.Is(err, index.ErrPinned), errors.Is(err, index.ErrIllegalTransition), errors.Is(err, index.ErrNotExist):
+			continue // opened, pinned, written or deleted since the candidates were listed
+		case err != nil:
+			return rep, err
+		}
+		if err := e.cache.Remove(cache.Key{Ino: old.Ino, Cver: old.Cver}); err != nil {
+			return rep, err
+		}
+		if old.Cver != f.Key.Cver {
+			// Another version was current by then; its file is the one freed.
+			continue
+		}
+		rep.After -= f.Bytes
+		rep.Evicted++
+		e.res.mu.Lock()
+		e.res.evicted++
+		e.res.freed += f.Bytes
+		e.res.mu.Unlock()
+	}
+	over := max(rep.After-rep.Budget, 0)
+	if over > 0 {
+		e.log.Warn("cache over budget: the rest is staged, pinned or open", "budget", rep.Budget, "used", rep.After)
+	}
+	e.noteUsage(rep.After, over)
+	return rep, nil
+}
+
+func (e *Engine) noteUsage(used, over int64) {
+	e.res.mu.Lock()
+	defer e.res.mu.Unlock()
+	e.res.used, e.res.measured, e.res.unevicting = used, true, over
+}
+
+func (e *Engine) maybeSaveAccess() {
+	e.res.mu.Lock()
+	due := time.Since(e.res.lastSave) >= accessSaveEvery
+	if due {
+		e.res.lastSave = time.Now()
+	}
+	e.res.mu.Unlock()
+	if due {
+		if err := e.cache.SaveAccess(); err != nil {
+			e.log.Warn("save cache access log", "err", err)
+		}
+	}
+}
+
+// ResidencyStatus is the cache budget and pinning state, for status.
+type ResidencyStatus struct {
+	Budget       int64  // bytes; 0 means no limit
+	Used         int64  // cache bytes on disk at the last evictor round
+	OverBudget   bool   // the last round could not get under the budget
+	Evicted      int64  // files freed by the budget since start
+	EvictedBytes int64  //
+	PinError     string `json:",omitempty"` // why the last pinned fetch failed
+}
+
+// Residency reports the cache budget and pinning state.
+func (e *Engine) Residency() ResidencyStatus {
+	e.res.mu.Lock()
+	defer e.res.mu.Unlock()
+	return ResidencyStatus{Budget: e.opts.CacheBudget, Used: e.res.used, OverBudget: e.res.unevicting > 0,
+		Evicted: e.res.evicted, EvictedBytes: e.res.freed, PinError: e.res.pinErr}
+}
+
+// Pin pins (pinned true) or unpins each root and everything below it. The
+// pinner starts fetching at once; unpinned content becomes evictable.
+func (e *Engine) Pin(roots []uint64, pinned bool) (index.PinResult, error) {
+	res, err := e.idx.SetPinned(roots, pinned)
+	if err != nil {
+		return res, err
+	}
+	if pinned {
+		kick(e.res.kickPin)
+	} else {
+		kick(e.res.kickEvict)
+	}
+	return res, nil
+}
+
+// PinBacklog returns how many pinned files, of how many bytes, are still to
+// fetch, and why the last fetch failed (if it did).
+func (e *Engine) PinBacklog() (files int, bytes int64, lastErr string, err error) {
+	files, bytes, err = e.idx.PinBacklog()
+	e.res.mu.Lock()
+	lastErr = e.res.pinErr
+	e.res.mu.Unlock()
+	return files, bytes, lastErr, err
+}
+
+// Refusal names a file Evict would not free, and why.
+type Refusal struct {
+	Root   uint64 // the root it was found under
+	Path   string // relative to the root; "" for the root itself
+	Reason string
+}
+
+// EvictResult says what Evict did.
+type EvictResult struct {
+	Evicted int   // files whose content was freed
+	Bytes   int64 // their size
+	Absent  int   // files that had no local content already
+	Refused []Refusal
+}
+
+// Evict frees the local content of every regular file at or below each
+// root now: the index says Absent first, then the cache file goes. Staged
+// files (changes not yet uploaded), pinned files and open files are refused
+// and named; everything else is freed.
+func (e *Engine) Evict(ctx context.Context, roots []uint64) (EvictResult, error) {
+	var res EvictResult
+	refs, err := e.idx.FilesUnder(ctx, roots)
+	if err != nil {
+		return res, err
+	}
+	seen := map[uint64]bool{}
+	for _, r := range refs {
+		a := r.Attr
+		if !a.IsRegular() || seen[a.Ino] {
+			continue
+		}
+		seen[a.Ino] = true
+		refuse := func(why string) { res.Refused = append(res.Refused, Refusal{Root: r.Root, Path: r.Path, Reason: why}) }
+		switch {
+		case a.State == index.StateStaged:
+			refuse("has changes not yet uploaded (staged); run syncfs sync first")
+			continue
+		case a.Pinned:
+			refuse("pinned; unpin it first")
+			continue
+		case r.Open:
+			refuse("open; close it first")
+			continue
+		case a.State == index.StateAbsent:
+			if p, err := e.cache.Present(cache.Key{Ino: a.Ino, Cver: a.Cver}); err != nil || len(p) == 0 {
+				res.Absent++
+				continue
+			}
+		case a.State != index.StateResident:
+			continue
+		}
+		old, err := e.idx.MarkAbsent(a.Ino)
+		switch {
+		case errors.Is(err, index.ErrIllegalTransition):
+			refuse("has changes not yet uploaded (staged); run syncfs sync first")
+			continue
+		case errors.Is(err, index.ErrPinned):
+			refuse("pinned; unpin it first")
+			continue
+		case errors.Is(err, index.ErrBusy):
+			refuse("open; close it first")
+			continue
+		case errors.Is(err, index.ErrNotExist):
+			continue
+		case err != nil:
+			return res, err
+		}
+		if err := e.cache.Remove(cache.Key{Ino: old.Ino, Cver: old.Cver}); err != nil {
+			return res, err
+		}
+		res.Evicted++
+		if a.State == index.StateResident {
+			res.Bytes += a.Size
+		}
+	}
+	return res, nil
+}
