@@ -2,6 +2,7 @@ package index
 
 import (
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,25 +35,10 @@ func (db *DB) SetPullError(device, msg string) error {
 	return nil
 }
 
-// wins reports whether a remote version replaces the local one: it dominates,
-// or it is concurrent and later by hybrid time (ties by device ID, so every
-// device picks the same one).
-func wins(remote VV, rHLC int64, rDev string, local VV, lHLC int64, lDev string) bool {
-	switch remote.Compare(local) {
-	case After:
-		return true
-	case Concurrent:
-		if rHLC != lHLC {
-			return rHLC > lHLC
-		}
-		return rDev > lDev
-	}
-	return false
-}
-
 // ApplyBatch applies another device's journal batch seq in one transaction
-// and moves that device's watermark to seq. Changed inodes and entries are
-// published on the change feed.
+// and moves that device's watermark to seq. Concurrent versions never lose
+// data: see conflict.go and the package comment. Changed inodes and entries
+// are published on the change feed.
 func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -70,6 +56,9 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 			if err != nil {
 				return err
 			}
+		}
+		if err := db.relinkOrphansTx(tx, touched, &changes); err != nil {
+			return err
 		}
 		for ino := range touched {
 			if err := fixNlinkTx(tx, ino); err != nil {
@@ -89,121 +78,262 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 	return err
 }
 
+// localFile is the local state of a file that a remote version meets.
+type localFile struct {
+	ino      uint64
+	ver      version
+	state    State
+	mode     uint32
+	cver     int64
+	content  []byte
+	homePar  string
+	homeName []byte
+}
+
 func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[uint64]bool, changes *[]Change) error {
 	db.observe(f.HLC)
-	var ino uint64
+	author := f.Dev
+	if author == "" {
+		author = device
+	}
+	remote := version{vv: f.VV, hlc: f.HLC, dev: author}
+	var l localFile
 	var vvs string
-	var hlc int64
-	var state State
-	var cver int64
-	var oldContent []byte
-	err := tx.QueryRow("SELECT ino, vv, hlc, state, cver, content FROM inodes WHERE file_id=?", f.ID).Scan(&ino, &vvs, &hlc, &state, &cver, &oldContent)
-	cb := []byte(nil)
-	if f.Content != nil {
-		cb, _ = json.Marshal(f.Content)
-	}
-	size := int64(len(f.Target))
-	if f.Content != nil {
-		size = f.Content.Size
-	}
-	newState := StateNone
-	if f.Mode&syscall.S_IFMT == syscall.S_IFREG {
-		newState = StateAbsent
-	}
+	err := tx.QueryRow("SELECT ino, vv, hlc, author, state, mode, cver, content, home_parent, home_name FROM inodes WHERE file_id=?", f.ID).
+		Scan(&l.ino, &vvs, &l.ver.hlc, &l.ver.dev, &l.state, &l.mode, &l.cver, &l.content, &l.homePar, &l.homeName)
 	if errors.Is(err, sql.ErrNoRows) {
-		if f.Deleted {
-			return nil
-		}
-		nlink := 0
-		res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv, hlc, journaled, content)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
-			f.ID, f.Mode, f.UID, f.GID, f.Rdev, nlink, size, f.Mtime, f.Mtime, f.Ctime, f.Target, newState, f.VV.encode(), f.HLC, cb)
-		if err != nil {
-			return fmt.Errorf("apply file %s: %w", f.ID, err)
-		}
-		id, _ := res.LastInsertId()
-		ino = uint64(id)
-		touched[ino] = true
-		return setXattrsTx(tx, ino, f.Xattrs)
+		return db.applyNewFileTx(tx, f, remote, touched)
 	}
 	if err != nil {
 		return fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
-	local := parseVV(vvs)
-	if !wins(f.VV, f.HLC, device, local, hlc, db.device) {
+	l.ver.vv = parseVV(vvs)
+	ord := f.VV.Compare(l.ver.vv)
+	if ord == Equal || ord == Before {
+		// Ours already includes theirs (or is theirs).
+		return nil
+	}
+	merged := l.ver.vv.Merge(f.VV)
+	concurrent := ord == Concurrent
+	if l.state == StateTombstoned {
+		if f.Deleted {
+			_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino)
+			if err != nil {
+				return fmt.Errorf("apply delete %s: %w", f.ID, err)
+			}
+			return putTombstoneTx(tx, f.ID, merged, max(f.HLC, l.ver.hlc), author)
+		}
+		// Deleted here, edited there: the edit survives under a fresh inode
+		// (an open handle keeps the dead one until it is released).
+		return db.retireAndRecreateTx(tx, f, remote, l, touched, changes)
+	}
+	staged := l.state == StateStaged
+	if f.Deleted {
+		survive := concurrent || staged
+		if !survive && l.mode&syscall.S_IFMT == syscall.S_IFDIR {
+			var n int
+			if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=?", l.ino).Scan(&n); err != nil {
+				return fmt.Errorf("apply delete %s: %w", f.ID, err)
+			}
+			survive = n > 0
+		}
+		if survive {
+			// An edit beats a delete: ours stays, and its vector now
+			// dominates the deletion, so every device keeps it.
+			_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino)
+			touched[l.ino] = true
+			return err
+		}
+		return db.applyDeleteTx(tx, f, merged, author, l, touched, changes)
+	}
+	remoteWins := ord == After || later(remote, l.ver)
+	isReg := l.mode&syscall.S_IFMT == syscall.S_IFREG && f.Mode&syscall.S_IFMT == syscall.S_IFREG
+	var cb []byte
+	if f.Content != nil {
+		cb, _ = json.Marshal(f.Content)
+	}
+	// Content both sides changed is a conflict: Staged content is unsynced
+	// (even a dominating remote version has not seen it), journaled content
+	// is compared by its reference.
+	conflict := isReg && f.Content != nil && (staged || concurrent && string(cb) != string(l.content))
+	if conflict && remoteWins {
+		copyID := conflictFileID(f.ID, l.ver.vv)
+		exists, err := fileExistsTx(tx, copyID)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return db.keepLocalAsCopyTx(tx, f, remote, merged, copyID, l, touched, changes)
+		}
+		// The copy is there already (another device made it from our
+		// journaled version): replacing our content loses nothing.
+	}
+	if conflict && !remoteWins {
+		copyID := conflictFileID(f.ID, f.VV)
+		exists, err := fileExistsTx(tx, copyID)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			c := *f
+			c.ID, c.Parent, c.Name = copyID, l.homePar, l.homeName
+			ino, err := db.insertFileTx(tx, &c, remote, f.VV, false)
+			if err != nil {
+				return err
+			}
+			if err := db.queueFile(tx, ino); err != nil {
+				return err
+			}
+			touched[ino] = true
+		}
+	}
+	if !remoteWins {
 		// Ours stays; remember what we have seen so our next version
 		// dominates theirs.
-		_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", local.Merge(f.VV).encode(), ino)
+		_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino)
 		return err
 	}
-	touched[ino] = true
-	*changes = append(*changes, Change{Ino: ino})
-	if f.Deleted {
-		rows, err := tx.Query("SELECT parent, name FROM dentries WHERE ino=?", ino)
-		if err != nil {
-			return fmt.Errorf("apply delete %s: %w", f.ID, err)
-		}
-		type ent struct {
-			parent uint64
-			name   []byte
-		}
-		var ents []ent
-		for rows.Next() {
-			var e ent
-			if err := rows.Scan(&e.parent, &e.name); err != nil {
-				rows.Close()
-				return err
-			}
-			ents = append(ents, e)
-		}
-		rows.Close()
-		for _, e := range ents {
-			if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", e.parent, e.name); err != nil {
-				return err
-			}
-			touched[e.parent] = true
-			*changes = append(*changes, Change{Parent: e.parent, Name: string(e.name)})
-		}
-		if _, err := tx.Exec("UPDATE inodes SET nlink=0, state=?, vv=? WHERE ino=?", StateTombstoned, local.Merge(f.VV).encode(), ino); err != nil {
-			return err
-		}
-		if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", ino)); err != nil {
-			return err
-		}
-		return db.purgeTx(tx, ino)
+	return db.replaceFileTx(tx, f, cb, remote, merged, l, touched, changes)
+}
+
+// replaceFileTx puts a winning remote version in place of the local one.
+func (db *DB) replaceFileTx(tx *sql.Tx, f *FileRecord, cb []byte, remote version, merged VV, l localFile, touched map[uint64]bool, changes *[]Change) error {
+	touched[l.ino] = true
+	*changes = append(*changes, Change{Ino: l.ino})
+	size := int64(len(f.Target))
+	if f.Content != nil {
+		size = f.Content.Size
 	}
-	contentChanged := f.Content != nil && string(cb) != string(oldContent)
-	st := state
-	if contentChanged {
-		if state == StateStaged {
-			// Our unsynced content loses to a newer remote version: keep it
-			// reachable under the old content version until conflict copies
-			// take over (the cache file goes to the trash only when unused).
-			st = StateAbsent
-		} else if state != StateNone {
-			if err := Transition(state, StateAbsent); err != nil && state != StateAbsent {
-				return err
+	st, cver := l.state, l.cver
+	if f.Content != nil && string(cb) != string(l.content) {
+		if l.state != StateNone {
+			if err := Transition(l.state, StateAbsent); err != nil {
+				return fmt.Errorf("apply file %s: %w", f.ID, err)
 			}
 			st = StateAbsent
 		}
-		if _, err := tx.Exec("INSERT OR IGNORE INTO trash(ino, cver) VALUES(?, ?)", ino, cver); err != nil {
-			return err
+		if _, err := tx.Exec("INSERT OR IGNORE INTO trash(ino, cver) VALUES(?, ?)", l.ino, l.cver); err != nil {
+			return fmt.Errorf("apply file %s: %w", f.ID, err)
 		}
 		cver++
 	}
-	if _, err := tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, rdev=?, size=?, mtime=?, ctime=?, target=?, state=?, cver=?, vv=?, hlc=?, content=coalesce(?, content), journaled=1 WHERE ino=?`,
-		f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Ctime, f.Target, st, cver, local.Merge(f.VV).encode(), f.HLC, cb, ino); err != nil {
+	homePar, homeName := f.Parent, f.Name
+	if homePar == "" {
+		homePar, homeName = l.homePar, l.homeName
+	}
+	if _, err := tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, rdev=?, size=?, mtime=?, ctime=?, target=?, state=?, cver=?, vv=?, hlc=?, author=?,
+		content=coalesce(?, content), journaled=1, home_parent=?, home_name=? WHERE ino=?`,
+		f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Ctime, f.Target, st, cver, merged.encode(), f.HLC, remote.dev, cb, homePar, homeName, l.ino); err != nil {
 		return fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
-	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", ino)); err != nil {
-		return err
+	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {
+		return fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
-	if _, err := tx.Exec("DELETE FROM xattrs WHERE ino=?", ino); err != nil {
-		return err
+	if _, err := tx.Exec("DELETE FROM xattrs WHERE ino=?", l.ino); err != nil {
+		return fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
-	return setXattrsTx(tx, ino, f.Xattrs)
+	return setXattrsTx(tx, l.ino, f.Xattrs)
 }
 
+// applyNewFileTx applies a version of a file not known here: a new file, a
+// deletion to remember, a stale version of a file deleted here (ignored), or
+// an edit concurrent with a deletion here (the edit survives).
+func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, touched map[uint64]bool) error {
+	tomb, dead, err := tombstoneTx(tx, f.ID)
+	if err != nil {
+		return err
+	}
+	if f.Deleted {
+		return putTombstoneTx(tx, f.ID, f.VV, f.HLC, remote.dev)
+	}
+	vv := f.VV
+	if dead {
+		if o := f.VV.Compare(tomb); o == Before || o == Equal {
+			return nil
+		}
+		vv = vv.Merge(tomb)
+		if _, err := tx.Exec("DELETE FROM tombstones WHERE file_id=?", f.ID); err != nil {
+			return fmt.Errorf("apply file %s: %w", f.ID, err)
+		}
+	}
+	ino, err := db.insertFileTx(tx, f, remote, vv, true)
+	if err != nil {
+		return err
+	}
+	touched[ino] = true
+	return nil
+}
+
+// insertFileTx creates an inode for a remote version (journaled: it came
+// from a journal) or for a conflict copy made here (not yet journaled).
+func (db *DB) insertFileTx(tx *sql.Tx, f *FileRecord, v version, vv VV, journaled bool) (uint64, error) {
+	var cb []byte
+	size := int64(len(f.Target))
+	if f.Content != nil {
+		cb, _ = json.Marshal(f.Content)
+		size = f.Content.Size
+	}
+	state := StateNone
+	if f.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		state = StateAbsent
+	}
+	j := 0
+	if journaled {
+		j = 1
+	}
+	res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv, hlc, journaled, content, author, home_parent, home_name)
+		VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Mtime, f.Ctime, f.Target, state, vv.encode(), v.hlc, j, cb, v.dev, f.Parent, f.Name)
+	if err != nil {
+		return 0, fmt.Errorf("apply file %s: %w", f.ID, err)
+	}
+	id, _ := res.LastInsertId()
+	if err := setXattrsTx(tx, uint64(id), f.Xattrs); err != nil {
+		return 0, err
+	}
+	return uint64(id), nil
+}
+
+// applyDeleteTx removes a file whose deletion dominates the local version.
+func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string, l localFile, touched map[uint64]bool, changes *[]Change) error {
+	touched[l.ino] = true
+	*changes = append(*changes, Change{Ino: l.ino})
+	rows, err := tx.Query("SELECT parent, name FROM dentries WHERE ino=?", l.ino)
+	if err != nil {
+		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+	}
+	type ent struct {
+		parent uint64
+		name   []byte
+	}
+	var ents []ent
+	for rows.Next() {
+		var e ent
+		if err := rows.Scan(&e.parent, &e.name); err != nil {
+			rows.Close()
+			return fmt.Errorf("apply delete %s: %w", f.ID, err)
+		}
+		ents = append(ents, e)
+	}
+	rows.Close()
+	for _, e := range ents {
+		if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", e.parent, e.name); err != nil {
+			return fmt.Errorf("apply delete %s: %w", f.ID, err)
+		}
+		touched[e.parent] = true
+		*changes = append(*changes, Change{Parent: e.parent, Name: string(e.name)})
+	}
+	if _, err := tx.Exec("UPDATE inodes SET nlink=0, state=?, vv=? WHERE ino=?", StateTombstoned, merged.encode(), l.ino); err != nil {
+		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+	}
+	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {
+		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+	}
+	if err := putTombstoneTx(tx, f.ID, merged, max(f.HLC, l.ver.hlc), author); err != nil {
+		return err
+	}
+	return db.purgeTx(tx, l.ino)
+}
 func setXattrsTx(tx *sql.Tx, ino uint64, xs map[string][]byte) error {
 	for k, v := range xs {
 		if v == nil {
@@ -218,49 +348,92 @@ func setXattrsTx(tx *sql.Tx, ino uint64, xs map[string][]byte) error {
 
 func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched map[uint64]bool, changes *[]Change) error {
 	db.observe(d.HLC)
+	author := d.Dev
+	if author == "" {
+		author = device
+	}
+	// The child this record names, if it is alive here.
+	var child uint64
+	if d.Child != "" {
+		var state State
+		err := tx.QueryRow("SELECT ino, state FROM inodes WHERE file_id=?", d.Child).Scan(&child, &state)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// Deleted here (its version lost, or it is gone): the name
+			// names nothing.
+		case err != nil:
+			return fmt.Errorf("apply entry: %w", err)
+		case state == StateTombstoned:
+			child = 0
+		default:
+			// Whatever happens to the name, the child is looked at again:
+			// left without a name, it is linked elsewhere.
+			touched[child] = true
+		}
+	}
 	var parent uint64
-	err := tx.QueryRow("SELECT ino FROM inodes WHERE file_id=?", d.Parent).Scan(&parent)
-	if errors.Is(err, sql.ErrNoRows) {
+	var pstate State
+	err := tx.QueryRow("SELECT ino, state FROM inodes WHERE file_id=?", d.Parent).Scan(&parent, &pstate)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && pstate == StateTombstoned {
 		return nil // the directory is gone here; nothing to name
 	}
 	if err != nil {
 		return fmt.Errorf("apply entry: %w", err)
 	}
-	var vvs string
+	var vvs, ldev string
 	var hlc int64
-	err = tx.QueryRow("SELECT vv, hlc FROM dentry_versions WHERE parent_fid=? AND name=?", d.Parent, d.Name).Scan(&vvs, &hlc)
+	err = tx.QueryRow("SELECT vv, hlc, author FROM dentry_versions WHERE parent_fid=? AND name=?", d.Parent, d.Name).Scan(&vvs, &hlc, &ldev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("apply entry: %w", err)
 	}
+	have := err == nil
 	local := parseVV(vvs)
-	if len(local) > 0 && !wins(d.VV, d.HLC, device, local, hlc, db.device) {
-		_, err := tx.Exec("UPDATE dentry_versions SET vv=? WHERE parent_fid=? AND name=?", local.Merge(d.VV).encode(), d.Parent, d.Name)
-		return err
-	}
-	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc) VALUES(?, ?, ?, ?)
-		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc`, d.Parent, d.Name, local.Merge(d.VV).encode(), d.HLC); err != nil {
-		return fmt.Errorf("apply entry: %w", err)
-	}
 	var old uint64
-	err = tx.QueryRow("SELECT ino FROM dentries WHERE parent=? AND name=?", parent, d.Name).Scan(&old)
+	var oldFID string
+	err = tx.QueryRow("SELECT d.ino, i.file_id FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, d.Name).Scan(&old, &oldFID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("apply entry: %w", err)
 	}
-	var child uint64
-	if d.Child != "" {
-		if err := tx.QueryRow("SELECT ino FROM inodes WHERE file_id=?", d.Child).Scan(&child); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil // the file's record has not arrived; it will name itself
+	if have {
+		switch d.VV.Compare(local) {
+		case Before:
+			return nil
+		case Equal:
+			// Two links of one orphan made with the entry's unchanged
+			// version: the named child beats none, then the larger ID.
+			if d.Child <= oldFID {
+				return nil
 			}
-			return fmt.Errorf("apply entry: %w", err)
+		case Concurrent:
+			if !later(version{d.VV, d.HLC, author}, version{local, hlc, ldev}) {
+				_, err := tx.Exec("UPDATE dentry_versions SET vv=? WHERE parent_fid=? AND name=?", local.Merge(d.VV).encode(), d.Parent, d.Name)
+				return err
+			}
 		}
+	}
+	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author) VALUES(?, ?, ?, ?, ?)
+		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author`,
+		d.Parent, d.Name, local.Merge(d.VV).encode(), d.HLC, author); err != nil {
+		return fmt.Errorf("apply entry: %w", err)
+	}
+	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+hex.EncodeToString(d.Name)); err != nil {
+		return fmt.Errorf("apply entry: %w", err)
 	}
 	if old == child {
 		return nil
 	}
+	if child != 0 {
+		keep, err := db.oneDirNameTx(tx, child, parent, version{d.VV, d.HLC, author}, touched, changes)
+		if err != nil {
+			return err
+		}
+		if !keep {
+			child = 0
+		}
+	}
 	if old != 0 {
 		if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", parent, d.Name); err != nil {
-			return err
+			return fmt.Errorf("apply entry: %w", err)
 		}
 		touched[old] = true
 	}
@@ -268,12 +441,8 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched 
 		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, d.Name, child); err != nil {
 			return fmt.Errorf("apply entry: %w", err)
 		}
-		touched[child] = true
 	}
 	touched[parent] = true
-	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+fmt.Sprintf("%x", d.Name)); err != nil {
-		return err
-	}
 	*changes = append(*changes, Change{Parent: parent, Name: string(d.Name)})
 	return nil
 }

@@ -41,7 +41,10 @@ CREATE TABLE IF NOT EXISTS inodes(
 	vv      TEXT NOT NULL DEFAULT '{}',
 	hlc     INTEGER NOT NULL DEFAULT 0,
 	journaled INTEGER NOT NULL DEFAULT 0,
-	content BLOB
+	content BLOB,
+	author  TEXT NOT NULL DEFAULT '',
+	home_parent TEXT NOT NULL DEFAULT '',
+	home_name   BLOB
 );
 CREATE TABLE IF NOT EXISTS dentries(
 	id     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,7 +59,14 @@ CREATE TABLE IF NOT EXISTS dentry_versions(
 	name       BLOB NOT NULL,
 	vv         TEXT NOT NULL,
 	hlc        INTEGER NOT NULL,
+	author     TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY(parent_fid, name)
+);
+CREATE TABLE IF NOT EXISTS tombstones(
+	file_id TEXT PRIMARY KEY,
+	vv      TEXT NOT NULL,
+	hlc     INTEGER NOT NULL,
+	author  TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS xattrs(
 	ino   INTEGER NOT NULL,

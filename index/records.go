@@ -22,6 +22,15 @@ type FileRecord struct {
 	Deleted bool              `json:"deleted,omitempty"`
 	VV      VV                `json:"vv"`
 	HLC     int64             `json:"hlc"`
+	// Dev is the device that made this version, when it is not the device
+	// whose journal carries it (a conflict copy made on behalf of the
+	// losing device). Empty: the journal's device.
+	Dev string `json:"dev,omitempty"`
+	// Parent and Name are the entry the file was found under when this
+	// version was made (its home): where a conflict copy goes, and where a
+	// file that lost all its names is linked again. Empty in old records.
+	Parent string `json:"parent,omitempty"`
+	Name   []byte `json:"name,omitempty"`
 }
 
 // DentryRecord is a version of one directory entry: the name Name in the
@@ -32,6 +41,7 @@ type DentryRecord struct {
 	Child  string `json:"child,omitempty"`
 	VV     VV     `json:"vv"`
 	HLC    int64  `json:"hlc"`
+	Dev    string `json:"dev,omitempty"` // as FileRecord.Dev
 }
 
 // Content is a version of a regular file's bytes: inline for small files,

@@ -208,9 +208,11 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 	var vvs string
 	var hlc int64
 	var journaled int
-	row := tx.QueryRow("SELECT "+attrCols+", target, content, vv, hlc, journaled FROM inodes WHERE ino=?", ino)
+	var author, homePar string
+	var homeName []byte
+	row := tx.QueryRow("SELECT "+attrCols+", target, content, vv, hlc, journaled, author, home_parent, home_name FROM inodes WHERE ino=?", ino)
 	var pinned int
-	err = row.Scan(&a.Ino, &a.FileID, &a.Mode, &a.Nlink, &a.UID, &a.GID, &a.Rdev, &a.Size, &a.Atime, &a.Mtime, &a.Ctime, &a.State, &pinned, &a.Cver, &a.Wgen, &target, &content, &vvs, &hlc, &journaled)
+	err = row.Scan(&a.Ino, &a.FileID, &a.Mode, &a.Nlink, &a.UID, &a.GID, &a.Rdev, &a.Size, &a.Atime, &a.Mtime, &a.Ctime, &a.State, &pinned, &a.Cver, &a.Wgen, &target, &content, &vvs, &hlc, &journaled, &author, &homePar, &homeName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, false, nil
 	}
@@ -221,9 +223,10 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 		if journaled == 0 {
 			return nil, nil, false, nil
 		}
-		return &FileRecord{ID: a.FileID, Deleted: true, Mode: a.Mode, VV: parseVV(vvs), HLC: hlc}, nil, false, nil
+		return &FileRecord{ID: a.FileID, Deleted: true, Mode: a.Mode, VV: parseVV(vvs), HLC: hlc, Dev: db.foreignAuthor(author)}, nil, false, nil
 	}
-	rec = &FileRecord{ID: a.FileID, Mode: a.Mode, UID: a.UID, GID: a.GID, Rdev: a.Rdev, Mtime: a.Mtime, Ctime: a.Ctime, Target: target, VV: parseVV(vvs), HLC: hlc}
+	rec = &FileRecord{ID: a.FileID, Mode: a.Mode, UID: a.UID, GID: a.GID, Rdev: a.Rdev, Mtime: a.Mtime, Ctime: a.Ctime, Target: target, VV: parseVV(vvs), HLC: hlc,
+		Dev: db.foreignAuthor(author), Parent: homePar, Name: homeName}
 	if rec.Xattrs, err = xattrsTx(tx, ino); err != nil {
 		return nil, nil, false, err
 	}
@@ -261,8 +264,9 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 
 func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (*DentryRecord, bool, error) {
 	rec := &DentryRecord{Parent: r.parentFID, Name: r.name}
-	var vvs string
-	err := tx.QueryRow("SELECT vv, hlc FROM dentry_versions WHERE parent_fid=? AND name=?", r.parentFID, r.name).Scan(&vvs, &rec.HLC)
+	var vvs, author string
+	err := tx.QueryRow("SELECT vv, hlc, author FROM dentry_versions WHERE parent_fid=? AND name=?", r.parentFID, r.name).Scan(&vvs, &rec.HLC, &author)
+	rec.Dev = db.foreignAuthor(author)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, false, fmt.Errorf("entry record: %w", err)
 	}
@@ -285,6 +289,15 @@ func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (
 		rec.Child = child
 	}
 	return rec, true, nil
+}
+
+// foreignAuthor returns a version's author for a record's Dev field: empty
+// when it is this device, which carries the record anyway.
+func (db *DB) foreignAuthor(author string) string {
+	if author == db.device {
+		return ""
+	}
+	return author
 }
 
 func (db *DB) journaledTx(tx *sql.Tx, fid string) bool {

@@ -112,21 +112,71 @@ func (db *DB) observe(h int64) {
 }
 
 // bumpFile records a local change of a file's version (content or
-// attributes): its vector advances and it joins the outbox.
+// attributes): its vector advances, this device becomes its author, its home
+// follows its current name, and it joins the outbox. A file whose last name
+// is gone leaves a tombstone, so a stale version arriving later cannot bring
+// it back.
 func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
-	var vs string
-	if err := tx.QueryRow("SELECT vv FROM inodes WHERE ino=?", ino).Scan(&vs); err != nil {
+	var vs, fid string
+	var state State
+	if err := tx.QueryRow("SELECT vv, file_id, state FROM inodes WHERE ino=?", ino).Scan(&vs, &fid, &state); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
 	}
 	v := parseVV(vs)
 	v[db.device]++
-	if _, err := tx.Exec("UPDATE inodes SET vv=?, hlc=? WHERE ino=?", v.encode(), db.tick(), ino); err != nil {
+	hlc := db.tick()
+	if _, err := tx.Exec("UPDATE inodes SET vv=?, hlc=?, author=? WHERE ino=?", v.encode(), hlc, db.device, ino); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
+	}
+	if err := setHomeTx(tx, ino); err != nil {
+		return err
+	}
+	if state == StateTombstoned {
+		if err := putTombstoneTx(tx, fid, v, hlc, db.device); err != nil {
+			return err
+		}
 	}
 	db.outGen++
 	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, ino) VALUES(?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, fmt.Sprintf("f:%d", ino), db.outGen, ino); err != nil {
 		return fmt.Errorf("outbox inode %d: %w", ino, err)
+	}
+	return nil
+}
+
+// setHomeTx records the entry an inode is found under now (its oldest
+// name); a file with no name keeps the home it had.
+func setHomeTx(tx *sql.Tx, ino uint64) error {
+	_, err := tx.Exec(`UPDATE inodes SET
+		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?1 ORDER BY d.id LIMIT 1), home_parent),
+		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?1 ORDER BY d.id LIMIT 1), home_name)
+		WHERE ino=?1`, ino)
+	if err != nil {
+		return fmt.Errorf("home of inode %d: %w", ino, err)
+	}
+	return nil
+}
+
+// queueFile puts an inode in the outbox without changing its version: a
+// version made here on another device's behalf (a conflict copy), which
+// every device makes identically.
+func (db *DB) queueFile(tx *sql.Tx, ino uint64) error {
+	db.outGen++
+	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, ino) VALUES(?, ?, ?)
+		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, fmt.Sprintf("f:%d", ino), db.outGen, ino); err != nil {
+		return fmt.Errorf("outbox inode %d: %w", ino, err)
+	}
+	return nil
+}
+
+// queueDentry puts the entry (parent, name) in the outbox without changing
+// its version (see queueFile).
+func (db *DB) queueDentry(tx *sql.Tx, parent uint64, pfid string, name []byte) error {
+	db.outGen++
+	key := "d:" + pfid + ":" + hex.EncodeToString(name)
+	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, parent, parent_fid, name) VALUES(?, ?, ?, ?, ?)
+		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen, parent=excluded.parent`, key, db.outGen, parent, pfid, name); err != nil {
+		return fmt.Errorf("outbox entry: %w", err)
 	}
 	return nil
 }
@@ -145,8 +195,8 @@ func (db *DB) bumpDentry(tx *sql.Tx, parent uint64, name string) error {
 	}
 	v := parseVV(vs)
 	v[db.device]++
-	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc) VALUES(?, ?, ?, ?)
-		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc`, pfid, []byte(name), v.encode(), db.tick()); err != nil {
+	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author) VALUES(?, ?, ?, ?, ?)
+		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author`, pfid, []byte(name), v.encode(), db.tick(), db.device); err != nil {
 		return fmt.Errorf("entry version: %w", err)
 	}
 	db.outGen++

@@ -1,0 +1,345 @@
+package index
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+)
+
+// version is one version of a file or directory entry, as far as choosing a
+// winner goes: its vector, hybrid time and author.
+type version struct {
+	vv  VV
+	hlc int64
+	dev string
+}
+
+// later reports whether a beats b when neither dominates the other: the
+// later hybrid time, ties by author device ID, then by vector, so that every
+// device picks the same winner.
+func later(a, b version) bool {
+	if a.hlc != b.hlc {
+		return a.hlc > b.hlc
+	}
+	if a.dev != b.dev {
+		return a.dev > b.dev
+	}
+	return a.vv.String() > b.vv.String()
+}
+
+// ConflictName returns the name a losing version is kept under next to the
+// winner: "name (conflict <device> <YYYY-MM-DD HHMMSS>).ext", with the losing
+// version's device and hybrid time (UTC). A directory's name gets no
+// extension split. The result is cut to MaxNameLen bytes by shortening the
+// stem (then the extension) at a UTF-8 boundary, so every device derives the
+// same name.
+func ConflictName(name, device string, hlc int64, dir bool) string {
+	stem, ext := name, ""
+	if !dir {
+		if i := strings.LastIndexByte(name, '.'); i > 0 {
+			stem, ext = name[:i], name[i:]
+		}
+	}
+	tag := fmt.Sprintf(" (conflict %s %s)", device, time.Unix(0, hlc).UTC().Format("2006-01-02 150405"))
+	if len(tag) > MaxNameLen {
+		tag = cutUTF8(tag, MaxNameLen)
+	}
+	room := MaxNameLen - len(tag)
+	if len(ext) > room/2 {
+		ext = cutUTF8(ext, room/2)
+	}
+	stem = cutUTF8(stem, room-len(ext))
+	return stem + tag + ext
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that does not
+// split a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if n <= 0 {
+		return ""
+	}
+	s = s[:n]
+	// Back up to the start of the last sequence; drop it if the cut split it.
+	j := len(s) - 1
+	for j > 0 && j > len(s)-utf8.UTFMax && !utf8.RuneStart(s[j]) {
+		j--
+	}
+	if !utf8.FullRuneInString(s[j:]) {
+		s = s[:j]
+	}
+	return s
+}
+
+// conflictFileID derives the file ID of the copy that keeps the losing
+// version vv of file fid: every device that settles the same conflict makes
+// the same copy.
+func conflictFileID(fid string, vv VV) string {
+	h := sha256.Sum256([]byte("syncfs conflict copy\x00" + fid + "\x00" + vv.String()))
+	return hex.EncodeToString(h[:16])
+}
+
+// tombstoneTx returns the last version of a deleted file, if the file's
+// deletion has been seen here.
+func tombstoneTx(tx *sql.Tx, fid string) (VV, bool, error) {
+	var vs string
+	err := tx.QueryRow("SELECT vv FROM tombstones WHERE file_id=?", fid).Scan(&vs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("tombstone %s: %w", fid, err)
+	}
+	return parseVV(vs), true, nil
+}
+
+// putTombstoneTx records (merging with what is there) that file fid was
+// deleted at version vv.
+func putTombstoneTx(tx *sql.Tx, fid string, vv VV, hlc int64, dev string) error {
+	old, ok, err := tombstoneTx(tx, fid)
+	if err != nil {
+		return err
+	}
+	if ok {
+		vv = old.Merge(vv)
+	}
+	if _, err := tx.Exec(`INSERT INTO tombstones(file_id, vv, hlc, author) VALUES(?, ?, ?, ?)
+		ON CONFLICT(file_id) DO UPDATE SET vv=excluded.vv, hlc=max(hlc, excluded.hlc), author=excluded.author`, fid, vv.encode(), hlc, dev); err != nil {
+		return fmt.Errorf("tombstone %s: %w", fid, err)
+	}
+	return nil
+}
+
+// fileExistsTx reports whether fid is known here, live or deleted.
+func fileExistsTx(tx *sql.Tx, fid string) (bool, error) {
+	var n int
+	if err := tx.QueryRow("SELECT (SELECT count(*) FROM inodes WHERE file_id=?1) + (SELECT count(*) FROM tombstones WHERE file_id=?1)", fid).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up file %s: %w", fid, err)
+	}
+	return n > 0, nil
+}
+
+// orphan is a live inode without a name, to be linked again.
+type orphan struct {
+	ino        uint64
+	fid        string
+	mode       uint32
+	homeParent string
+	homeName   []byte
+	author     string
+	hlc        int64
+}
+
+// relinkOrphansTx gives a name back to every touched inode that is live but
+// has none: a file edited on one device while deleted on another, the loser
+// of two files created under one name, a new conflict copy. It goes to its
+// home entry if that name is free, else to a conflict name made from its
+// own version; a home directory that is gone means the root. The new entry
+// keeps the entry's existing version (none: an empty vector) and is
+// journaled, so devices that link the same orphan the same way agree, and
+// those that could not see the orphan learn of it.
+func (db *DB) relinkOrphansTx(tx *sql.Tx, touched map[uint64]bool, changes *[]Change) error {
+	inos := make([]uint64, 0, len(touched))
+	for ino := range touched {
+		if ino != RootIno {
+			inos = append(inos, ino)
+		}
+	}
+	sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
+	for _, ino := range inos {
+		var o orphan
+		var state State
+		var named int
+		err := tx.QueryRow(`SELECT ino, file_id, mode, home_parent, coalesce(home_name, x''), author, hlc, state,
+			EXISTS(SELECT 1 FROM dentries WHERE ino=?1) FROM inodes WHERE ino=?1`, ino).
+			Scan(&o.ino, &o.fid, &o.mode, &o.homeParent, &o.homeName, &o.author, &o.hlc, &state, &named)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("find orphans: %w", err)
+		}
+		if state == StateTombstoned || named != 0 {
+			continue
+		}
+		if err := db.relinkTx(tx, o, touched, changes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) relinkTx(tx *sql.Tx, o orphan, touched map[uint64]bool, changes *[]Change) error {
+	dir := o.mode&syscall.S_IFMT == syscall.S_IFDIR
+	parent, pfid := RootIno, RootFileID
+	if o.homeParent != "" {
+		var p uint64
+		var mode uint32
+		var state State
+		err := tx.QueryRow("SELECT ino, mode, state FROM inodes WHERE file_id=?", o.homeParent).Scan(&p, &mode, &state)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("relink %s: %w", o.fid, err)
+		case mode&syscall.S_IFMT == syscall.S_IFDIR && state != StateTombstoned:
+			parent, pfid = p, o.homeParent
+		}
+	}
+	if dir && parent != RootIno {
+		// A directory is never linked below itself.
+		if err := db.checkNotAncestor(tx, o.ino, parent); err != nil {
+			parent, pfid = RootIno, RootFileID
+		}
+	}
+	name := string(o.homeName)
+	if name == "" || checkName(name) != nil {
+		name = o.fid
+	}
+	for i, cand := range []string{
+		name,
+		ConflictName(name, o.author, o.hlc, dir),
+		ConflictName(name, o.author+" "+o.fid, o.hlc, dir),
+	} {
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=? AND name=?", parent, []byte(cand)).Scan(&n); err != nil {
+			return fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		if n > 0 && i < 2 {
+			continue
+		}
+		if n > 0 {
+			return fmt.Errorf("relink %s: no free name in directory %d: %w", o.fid, parent, ErrExist)
+		}
+		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, []byte(cand), o.ino); err != nil {
+			return fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO dentry_versions(parent_fid, name, vv, hlc, author) VALUES(?, ?, '{}', 0, '')`, pfid, []byte(cand)); err != nil {
+			return fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		if err := db.queueDentry(tx, parent, pfid, []byte(cand)); err != nil {
+			return err
+		}
+		touched[parent] = true
+		*changes = append(*changes, Change{Parent: parent, Name: cand}, Change{Ino: o.ino})
+		return nil
+	}
+	return nil
+}
+
+// keepLocalAsCopyTx settles a content conflict the local version lost: the
+// local inode, with its cache file (Staged content included) and any open
+// handles, becomes the conflict copy copyID, and a new inode takes the file's
+// ID, the winning version and all its names. No content is copied.
+func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merged VV, copyID string, l localFile, touched map[uint64]bool, changes *[]Change) error {
+	w := *f
+	if w.Parent == "" {
+		w.Parent, w.Name = l.homePar, l.homeName
+	}
+	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=0, home_parent=?, home_name=? WHERE ino=?", copyID, w.Parent, w.Name, l.ino); err != nil {
+		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	ino, err := db.insertFileTx(tx, &w, remote, merged, true)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query("SELECT parent, name FROM dentries WHERE ino=?", l.ino)
+	if err != nil {
+		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	for rows.Next() {
+		var c Change
+		var name []byte
+		if err := rows.Scan(&c.Parent, &name); err != nil {
+			rows.Close()
+			return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+		}
+		c.Name = string(name)
+		*changes = append(*changes, c)
+	}
+	rows.Close()
+	if _, err := tx.Exec("UPDATE dentries SET ino=? WHERE ino=?", ino, l.ino); err != nil {
+		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	if err := db.queueFile(tx, l.ino); err != nil {
+		return err
+	}
+	touched[l.ino], touched[ino] = true, true
+	*changes = append(*changes, Change{Ino: l.ino}, Change{Ino: ino})
+	return nil
+}
+
+// retireAndRecreateTx settles an edit that arrives for a file deleted here
+// but not yet purged (its deletion unsent, or a handle still open): the edit
+// survives. The dead inode gets a private ID and leaves the outbox (its
+// deletion is moot), and a new inode takes the file's ID.
+func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l localFile, touched map[uint64]bool, changes *[]Change) error {
+	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=0 WHERE ino=?", "retired-"+randomID(16), l.ino); err != nil {
+		return fmt.Errorf("revive %s: %w", f.ID, err)
+	}
+	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {
+		return fmt.Errorf("revive %s: %w", f.ID, err)
+	}
+	if _, err := tx.Exec("DELETE FROM tombstones WHERE file_id=?", f.ID); err != nil {
+		return fmt.Errorf("revive %s: %w", f.ID, err)
+	}
+	if err := db.purgeTx(tx, l.ino); err != nil {
+		return err
+	}
+	ino, err := db.insertFileTx(tx, f, remote, l.ver.vv.Merge(f.VV), true)
+	if err != nil {
+		return err
+	}
+	touched[ino] = true
+	*changes = append(*changes, Change{Ino: l.ino}, Change{Ino: ino})
+	return nil
+}
+
+// oneDirNameTx keeps a directory at one name when two devices moved it to
+// two: the entry with the later version wins, wherever it was applied first.
+// It reports whether the new entry (in parent, at version v) should be
+// linked; if so, the directory's other name is dropped here. A move that
+// would put a directory below itself is not linked.
+func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, v version, touched map[uint64]bool, changes *[]Change) (bool, error) {
+	var mode uint32
+	if err := tx.QueryRow("SELECT mode FROM inodes WHERE ino=?", child).Scan(&mode); err != nil {
+		return false, fmt.Errorf("apply entry: %w", err)
+	}
+	if mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return true, nil
+	}
+	if err := db.checkNotAncestor(tx, child, parent); err != nil {
+		return false, nil
+	}
+	var opar uint64
+	var oname []byte
+	var ovvs, odev string
+	var ohlc int64
+	err := tx.QueryRow(`SELECT d.parent, d.name, coalesce(v.vv, '{}'), coalesce(v.hlc, 0), coalesce(v.author, '') FROM dentries d
+		JOIN inodes p ON d.parent=p.ino
+		LEFT JOIN dentry_versions v ON v.parent_fid=p.file_id AND v.name=d.name
+		WHERE d.ino=? LIMIT 1`, child).Scan(&opar, &oname, &ovvs, &ohlc, &odev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("apply entry: %w", err)
+	}
+	if !later(v, version{parseVV(ovvs), ohlc, odev}) {
+		return false, nil
+	}
+	if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", opar, oname); err != nil {
+		return false, fmt.Errorf("apply entry: %w", err)
+	}
+	touched[opar] = true
+	*changes = append(*changes, Change{Parent: opar, Name: string(oname)})
+	return true, nil
+}
