@@ -83,11 +83,17 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
-// checkMountpoint requires an existing, empty directory.
+// checkMountpoint requires an existing, empty directory that is not
+// already a mount point: an empty mount (another syncfs mount of an empty
+// store, say) passes the emptiness check, and mounting over it would hide
+// it and make the next unmount take down the wrong one.
 func checkMountpoint(mnt string) (string, error) {
 	abs, err := filepath.Abs(mnt)
 	if err != nil {
 		return "", fmt.Errorf("%w %s: %w", errBadMountpoint, mnt, err)
+	}
+	if isMounted(abs) {
+		return "", fmt.Errorf("%w %s: already a mount point", errBadMountpoint, mnt)
 	}
 	d, err := os.Open(abs)
 	if err != nil {
