@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +30,7 @@ type statusReply struct {
 	CacheBytes int64
 	Engine     resolver.Status
 	Index      index.Stats
+	Residency  resolver.ResidencyStatus
 }
 
 // progressLine is one line of a streamed flush or sync.
@@ -45,6 +47,10 @@ func (d *daemon) serveControl() {
 	mux.HandleFunc("POST /v1/flush", d.handleFlush)
 	mux.HandleFunc("POST /v1/sync", d.handleFlush)
 	mux.HandleFunc("POST /v1/unmount", d.handleUnmount)
+	mux.HandleFunc("POST /v1/pin", d.handlePin)
+	mux.HandleFunc("POST /v1/unpin", d.handleUnpin)
+	mux.HandleFunc("POST /v1/evict", d.handleEvict)
+	mux.HandleFunc("POST /v1/fsck", d.handleFsck)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.Serve(d.ln)
 }
@@ -56,7 +62,7 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	used, _ := d.cache.Usage()
-	json.NewEncoder(w).Encode(statusReply{Mountpoint: d.mnt, Store: d.loc.String(), CacheDir: d.cacheDir, CacheBytes: used, Engine: d.eng.Status(), Index: st})
+	json.NewEncoder(w).Encode(statusReply{Mountpoint: d.mnt, Store: d.loc.String(), CacheDir: d.cacheDir, CacheBytes: used, Engine: d.eng.Status(), Index: st, Residency: d.eng.Residency()})
 }
 
 // handleFlush uploads (and for /v1/sync first pulls) with a bounded wait,
@@ -137,7 +143,12 @@ func dial(path string) (*controlClient, error) {
 }
 
 func (c *controlClient) do(ctx context.Context, method, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://syncfs"+path, nil)
+	return c.doBody(ctx, method, path, nil)
+}
+
+// doBody is do with a request body.
+func (c *controlClient) doBody(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://syncfs"+path, body)
 	if err != nil {
 		return nil, err
 	}

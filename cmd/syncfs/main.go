@@ -47,6 +47,10 @@ func newRootCommand() *cobra.Command {
 		newUnmountCommand(),
 		newStatusCommand(),
 		newSyncCommand(),
+		newPinCommand(),
+		newUnpinCommand(),
+		newEvictCommand(),
+		newFsckCommand(),
 	)
 	return root
 }

@@ -28,6 +28,7 @@ type mountOptions struct {
 	store        storeOptions
 	passphrase   passphraseOptions
 	cacheDir     string
+	cacheSize    string
 	foreground   bool
 	poll         time.Duration
 	fetchTimeout time.Duration
@@ -50,6 +51,11 @@ func newMountCommand() *cobra.Command {
 			if o.poll <= 0 || o.fetchTimeout <= 0 {
 				return usageError{errors.New("--poll and --fetch-timeout must be positive durations")}
 			}
+			if o.cacheSize != "" {
+				if _, err := parseSize(o.cacheSize); err != nil {
+					return usageError{fmt.Errorf("--cache-size: %w", err)}
+				}
+			}
 			if o.foreground {
 				return runDaemon(c.Context(), o, args[0])
 			}
@@ -60,6 +66,7 @@ func newMountCommand() *cobra.Command {
 	o.store.addFlags(f)
 	o.passphrase.addFlags(f)
 	f.StringVar(&o.cacheDir, "cache-dir", "", "cache directory (default: a per-store directory under the user's cache dir)")
+	f.StringVar(&o.cacheSize, "cache-size", "", "most bytes of content to keep in the cache (e.g. 500M, 10G; 0 for no limit); the least recently used is evicted, never unsynced changes (default: a quarter of the cache disk, at most 50G)")
 	f.BoolVarP(&o.foreground, "foreground", "f", false, "stay in the foreground and log to stderr")
 	f.DurationVar(&o.poll, "poll", 2*time.Second, "how often to pull other devices' changes")
 	f.DurationVar(&o.fetchTimeout, "fetch-timeout", 60*time.Second, "how long a read waits for content from the store before failing with EIO")
@@ -226,6 +233,7 @@ type daemon struct {
 	logFile  *os.File
 	idx      *index.DB
 	cache    *cache.Cache
+	repo     *resolver.Repo // for fsck --store
 	eng      *resolver.Engine
 	fsys     *fs.FS
 	srv      interface {
@@ -291,10 +299,15 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	if err != nil {
 		return nil, err
 	}
+	d.repo = repo
 	if d.cache, err = cache.New(d.cacheDir, nil); err != nil {
 		return nil, err
 	}
-	d.eng = resolver.New(repo, d.idx, d.cache, resolver.Options{PollInterval: o.poll, Logger: d.log})
+	budget, err := cacheBudget(o.cacheSize, d.cacheDir, d.cache)
+	if err != nil {
+		return nil, err
+	}
+	d.eng = resolver.New(repo, d.idx, d.cache, resolver.Options{PollInterval: o.poll, CacheBudget: budget, Logger: d.log})
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := d.eng.RegisterDevice(rctx); err != nil {
 		d.log.Warn("store not reachable; working offline", "err", err)
