@@ -28,6 +28,11 @@ func run(ctx context.Context, args []string) int {
 	if err == nil {
 		return 0
 	}
+	if _, _, ferr := root.Find(args); ferr != nil {
+		// An unknown command: cobra's error is a plain one, but it is as
+		// much a usage error as an unknown flag.
+		err = usageError{ferr}
+	}
 	code, msg := describe(err)
 	fmt.Fprintln(os.Stderr, "syncfs: "+msg)
 	return code
