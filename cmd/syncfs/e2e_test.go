@@ -333,3 +333,28 @@ func TestCrashRecovery(t *testing.T) {
 		m3.unmount(t)
 	})
 }
+
+// TestCrashTraceInLog checks that what the Go runtime prints when the
+// daemon dies (a panic; here SIGQUIT's goroutine dump) lands in the log
+// rather than in /dev/null.
+func TestCrashTraceInLog(t *testing.T) {
+	st := localStore(t)
+	st.init(t)
+	m := mountStore(t, st, "")
+	pid := daemonPID(m.cache)
+	if pid == 0 {
+		t.Fatal("no daemon process found for the mount")
+	}
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	if !poll(10*time.Second, func() bool { return !alive(pid) }) {
+		t.Fatalf("daemon %d still alive after SIGQUIT", pid)
+	}
+	if r := syncfs(t, nil, "unmount", m.dir); r.code != 0 || isMountPoint(m.dir) {
+		t.Fatalf("unmount of the dead mount: %s", r)
+	}
+	if log := readLog(m.cache); !strings.Contains(log, "SIGQUIT") || !strings.Contains(log, "goroutine ") {
+		t.Errorf("the runtime's trace is not in the log:\n%s", log)
+	}
+}

@@ -213,11 +213,11 @@ func runDaemon(ctx context.Context, o mountOptions, mnt string) (err error) {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
 		ready = nil
-		// Detach from the parent's terminal.
+		// Detach from the parent's terminal; stderr already goes to the
+		// log (startDaemon).
 		if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
 			syscall.Dup2(int(null.Fd()), 0)
 			syscall.Dup2(int(null.Fd()), 1)
-			syscall.Dup2(int(null.Fd()), 2)
 		}
 	}
 	return d.serve(ctx)
@@ -280,6 +280,10 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	var w io.Writer = d.logFile
 	if o.readyFD == 0 {
 		w = io.MultiWriter(d.logFile, os.Stderr)
+	} else {
+		// A daemon's stderr is /dev/null: point it at the log, so that
+		// the trace of a panic (or of SIGQUIT) is kept.
+		syscall.Dup2(int(d.logFile.Fd()), 2)
 	}
 	level := slog.LevelInfo
 	if o.debug {
