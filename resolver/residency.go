@@ -184,6 +184,9 @@ type EvictReport struct {
 func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 	defer e.maybeSaveAccess()
 	rep := EvictReport{Budget: e.opts.CacheBudget}
+	if rep.Budget <= 0 {
+		return rep, nil // no budget: status measures the cache itself
+	}
 	files, _, err := e.cache.Scan()
 	if err != nil {
 		return rep, err
@@ -192,9 +195,14 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 		rep.Before += f.Bytes
 	}
 	rep.After = rep.Before
-	if rep.Budget <= 0 || rep.Before <= rep.Budget {
+	if rep.Before <= rep.Budget {
 		e.noteUsage(rep.After, 0)
 		return rep, nil
+	}
+	// A file created in a pinned directory since the pinner last ran is
+	// pinned before it can be chosen.
+	if _, err := e.idx.InheritPins(); err != nil {
+		return rep, err
 	}
 	cands, err := e.idx.EvictionCandidates()
 	if err != nil {
