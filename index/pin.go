@@ -164,10 +164,21 @@ func (db *DB) SetPinned(roots []uint64, pinned bool) (PinResult, error) {
 // new directory passes the pin on to its own entries in the next pass) and
 // returns how many inodes it pinned.
 func (db *DB) InheritPins() (int, error) {
+	// Most rounds find nothing: ask a reader first, so that the periodic
+	// sweep does not hold the writer (and so every fs operation) for a scan.
+	var need int
+	err := db.r.QueryRow(`SELECT EXISTS(SELECT 1 FROM inodes p JOIN dentries d ON d.parent = p.ino JOIN inodes c ON c.ino = d.ino
+		WHERE p.pinned != 0 AND (p.mode & 61440) = 16384 AND c.pinned = 0)`).Scan(&need)
+	if err != nil {
+		return 0, fmt.Errorf("inherit pins: %w", err)
+	}
+	if need == 0 {
+		return 0, nil
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	total := 0
-	err := db.withTx(func(tx *sql.Tx) error {
+	err = db.withTx(func(tx *sql.Tx) error {
 		for {
 			res, err := tx.Exec(`UPDATE inodes SET pinned = 1 WHERE pinned = 0 AND ino IN (
 				SELECT d.ino FROM inodes p JOIN dentries d ON d.parent = p.ino
