@@ -1,0 +1,28 @@
+// Command benchtool is the Go helper of scripts/bench, the benchmark that runs
+// the same workloads on the raw disk, a syncfs mount, rclone mount and
+// gocryptfs.
+//
+// Terms used here:
+//
+//   - target: one of the file systems under test; "raw", a plain directory on
+//     the local disk, is the reference the others are compared with.
+//   - workload: one measured figure, such as "seq write" in MiB/s or
+//     "git status" in seconds.
+//   - better: "hi" when a larger figure is better (throughput, IOPS, ops/s),
+//     "lo" when a smaller one is (seconds, latency).
+//   - ratio: how a target compares with raw, oriented so that 1.0 is as fast
+//     as raw and higher is better: target/raw for "hi" figures, raw/target
+//     for "lo" ones.
+//
+// Subcommands:
+//
+//	benchtool meta -dir DIR -files N [-tree]
+//	    creates N empty files (flat in DIR, or spread over a 3-level tree),
+//	    stats them, reads the directories and deletes everything, printing
+//	    one "phase<TAB>ops/s" line per phase.
+//	benchtool report -in RAW -out DIR [-targets raw,syncfs,...]
+//	    reads the measurements scripts/bench collected (lines of
+//	    "workload<TAB>unit<TAB>better<TAB>target<TAB>value") and prints the
+//	    table, and writes results.tsv, results.md and ratios.dat (the
+//	    gnuplot data of the chart) into DIR.
+package main
