@@ -42,25 +42,25 @@ func (db *DB) SetPullError(device, msg string) error {
 func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	var changes []Change
+	var st *applyState
 	err := db.withTx(func(tx *sql.Tx) error {
-		touched := map[uint64]bool{}
+		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]version{}}
 		for _, r := range recs {
 			var err error
 			switch {
 			case r.File != nil:
-				err = db.applyFileTx(tx, device, r.File, touched, &changes)
+				err = db.applyFileTx(tx, device, r.File, st)
 			case r.Dentry != nil:
-				err = db.applyDentryTx(tx, device, r.Dentry, touched, &changes)
+				err = db.applyDentryTx(tx, device, r.Dentry, st)
 			}
 			if err != nil {
 				return err
 			}
 		}
-		if err := db.relinkOrphansTx(tx, touched, &changes); err != nil {
+		if err := db.relinkOrphansTx(tx, st); err != nil {
 			return err
 		}
-		for ino := range touched {
+		for ino := range st.touched {
 			if err := fixNlinkTx(tx, ino); err != nil {
 				return err
 			}
@@ -73,9 +73,16 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 		return nil
 	})
 	if err == nil {
-		db.feed.publish(changes)
+		db.feed.publish(st.changes)
 	}
 	return err
+}
+
+// applyState is what applying one batch gathers as it goes.
+type applyState struct {
+	touched map[uint64]bool    // inodes whose links or names may have changed
+	changes []Change           // for the change feed
+	lost    map[uint64]version // inodes whose entry lost to a concurrent one: that entry's version
 }
 
 // localFile is the local state of a file that a remote version meets.
@@ -90,7 +97,7 @@ type localFile struct {
 	homeName []byte
 }
 
-func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[uint64]bool, changes *[]Change) error {
+func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applyState) error {
 	db.observe(f.HLC)
 	author := f.Dev
 	if author == "" {
@@ -102,7 +109,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[
 	err := tx.QueryRow("SELECT ino, vv, hlc, author, state, mode, cver, content, home_parent, home_name FROM inodes WHERE file_id=?", f.ID).
 		Scan(&l.ino, &vvs, &l.ver.hlc, &l.ver.dev, &l.state, &l.mode, &l.cver, &l.content, &l.homePar, &l.homeName)
 	if errors.Is(err, sql.ErrNoRows) {
-		return db.applyNewFileTx(tx, f, remote, touched)
+		return db.applyNewFileTx(tx, f, remote, st)
 	}
 	if err != nil {
 		return fmt.Errorf("apply file %s: %w", f.ID, err)
@@ -112,6 +119,17 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[
 	if ord == Equal || ord == Before {
 		// Ours already includes theirs (or is theirs).
 		return nil
+	}
+	if ord == Concurrent {
+		// A version some deletion here had already seen stays deleted,
+		// even if the file came back with a concurrent edit.
+		tomb, dead, err := tombstoneTx(tx, f.ID)
+		if err != nil {
+			return err
+		}
+		if o := f.VV.Compare(tomb); dead && (o == Before || o == Equal) {
+			return nil
+		}
 	}
 	merged := l.ver.vv.Merge(f.VV)
 	concurrent := ord == Concurrent
@@ -125,7 +143,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[
 		}
 		// Deleted here, edited there: the edit survives under a fresh inode
 		// (an open handle keeps the dead one until it is released).
-		return db.retireAndRecreateTx(tx, f, remote, l, touched, changes)
+		return db.retireAndRecreateTx(tx, f, remote, l, st)
 	}
 	staged := l.state == StateStaged
 	if f.Deleted {
@@ -141,10 +159,10 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[
 			// An edit beats a delete: ours stays, and its vector now
 			// dominates the deletion, so every device keeps it.
 			_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino)
-			touched[l.ino] = true
+			st.touched[l.ino] = true
 			return err
 		}
-		return db.applyDeleteTx(tx, f, merged, author, l, touched, changes)
+		return db.applyDeleteTx(tx, f, merged, author, l, st)
 	}
 	remoteWins := ord == After || later(remote, l.ver)
 	isReg := l.mode&syscall.S_IFMT == syscall.S_IFREG && f.Mode&syscall.S_IFMT == syscall.S_IFREG
@@ -163,7 +181,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[
 			return err
 		}
 		if !exists {
-			return db.keepLocalAsCopyTx(tx, f, remote, merged, copyID, l, touched, changes)
+			return db.keepLocalAsCopyTx(tx, f, remote, merged, copyID, l, st)
 		}
 		// The copy is there already (another device made it from our
 		// journaled version): replacing our content loses nothing.
@@ -184,7 +202,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[
 			if err := db.queueFile(tx, ino); err != nil {
 				return err
 			}
-			touched[ino] = true
+			st.touched[ino] = true
 		}
 	}
 	if !remoteWins {
@@ -193,24 +211,24 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, touched map[
 		_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino)
 		return err
 	}
-	return db.replaceFileTx(tx, f, cb, remote, merged, l, touched, changes)
+	return db.replaceFileTx(tx, f, cb, remote, merged, l, st)
 }
 
 // replaceFileTx puts a winning remote version in place of the local one.
-func (db *DB) replaceFileTx(tx *sql.Tx, f *FileRecord, cb []byte, remote version, merged VV, l localFile, touched map[uint64]bool, changes *[]Change) error {
-	touched[l.ino] = true
-	*changes = append(*changes, Change{Ino: l.ino})
+func (db *DB) replaceFileTx(tx *sql.Tx, f *FileRecord, cb []byte, remote version, merged VV, l localFile, st *applyState) error {
+	st.touched[l.ino] = true
+	st.changes = append(st.changes, Change{Ino: l.ino})
 	size := int64(len(f.Target))
 	if f.Content != nil {
 		size = f.Content.Size
 	}
-	st, cver := l.state, l.cver
+	state, cver := l.state, l.cver
 	if f.Content != nil && string(cb) != string(l.content) {
 		if l.state != StateNone {
 			if err := Transition(l.state, StateAbsent); err != nil {
 				return fmt.Errorf("apply file %s: %w", f.ID, err)
 			}
-			st = StateAbsent
+			state = StateAbsent
 		}
 		if _, err := tx.Exec("INSERT OR IGNORE INTO trash(ino, cver) VALUES(?, ?)", l.ino, l.cver); err != nil {
 			return fmt.Errorf("apply file %s: %w", f.ID, err)
@@ -223,7 +241,7 @@ func (db *DB) replaceFileTx(tx *sql.Tx, f *FileRecord, cb []byte, remote version
 	}
 	if _, err := tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, rdev=?, size=?, mtime=?, ctime=?, target=?, state=?, cver=?, vv=?, hlc=?, author=?,
 		content=coalesce(?, content), journaled=1, home_parent=?, home_name=? WHERE ino=?`,
-		f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Ctime, f.Target, st, cver, merged.encode(), f.HLC, remote.dev, cb, homePar, homeName, l.ino); err != nil {
+		f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Ctime, f.Target, state, cver, merged.encode(), f.HLC, remote.dev, cb, homePar, homeName, l.ino); err != nil {
 		return fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {
@@ -238,7 +256,7 @@ func (db *DB) replaceFileTx(tx *sql.Tx, f *FileRecord, cb []byte, remote version
 // applyNewFileTx applies a version of a file not known here: a new file, a
 // deletion to remember, a stale version of a file deleted here (ignored), or
 // an edit concurrent with a deletion here (the edit survives).
-func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, touched map[uint64]bool) error {
+func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, st *applyState) error {
 	tomb, dead, err := tombstoneTx(tx, f.ID)
 	if err != nil {
 		return err
@@ -246,26 +264,35 @@ func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, touched 
 	if f.Deleted {
 		return putTombstoneTx(tx, f.ID, f.VV, f.HLC, remote.dev)
 	}
-	vv := f.VV
 	if dead {
 		if o := f.VV.Compare(tomb); o == Before || o == Equal {
 			return nil
 		}
-		vv = vv.Merge(tomb)
-		if _, err := tx.Exec("DELETE FROM tombstones WHERE file_id=?", f.ID); err != nil {
-			return fmt.Errorf("apply file %s: %w", f.ID, err)
-		}
+		// The version comes back with its own vector, not merged with the
+		// deletion's: a later deletion that has seen this version (but not
+		// the first deletion) must still dominate it. The tombstone stays,
+		// to keep out versions the first deletion had seen.
 	}
-	ino, err := db.insertFileTx(tx, f, remote, vv, true)
+	ino, err := db.insertFileTx(tx, f, remote, f.VV, true)
 	if err != nil {
 		return err
 	}
-	touched[ino] = true
+	st.touched[ino] = true
 	return nil
 }
 
+// The values of the inodes.journaled column.
+const (
+	journaledNo  = 0 // never sent: other devices do not know the file ID
+	journaledYes = 1 // a version is in the store
+	// journaledMaybe: a conflict copy not sent from here, which other
+	// devices may have made too: its deletion must be sent, and entries
+	// naming it wait for its record.
+	journaledMaybe = 2
+)
+
 // insertFileTx creates an inode for a remote version (journaled: it came
-// from a journal) or for a conflict copy made here (not yet journaled).
+// from a journal) or for a conflict copy made here.
 func (db *DB) insertFileTx(tx *sql.Tx, f *FileRecord, v version, vv VV, journaled bool) (uint64, error) {
 	var cb []byte
 	size := int64(len(f.Target))
@@ -277,9 +304,9 @@ func (db *DB) insertFileTx(tx *sql.Tx, f *FileRecord, v version, vv VV, journale
 	if f.Mode&syscall.S_IFMT == syscall.S_IFREG {
 		state = StateAbsent
 	}
-	j := 0
+	j := journaledMaybe
 	if journaled {
-		j = 1
+		j = journaledYes
 	}
 	res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv, hlc, journaled, content, author, home_parent, home_name)
 		VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -295,9 +322,9 @@ func (db *DB) insertFileTx(tx *sql.Tx, f *FileRecord, v version, vv VV, journale
 }
 
 // applyDeleteTx removes a file whose deletion dominates the local version.
-func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string, l localFile, touched map[uint64]bool, changes *[]Change) error {
-	touched[l.ino] = true
-	*changes = append(*changes, Change{Ino: l.ino})
+func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string, l localFile, st *applyState) error {
+	st.touched[l.ino] = true
+	st.changes = append(st.changes, Change{Ino: l.ino})
 	rows, err := tx.Query("SELECT parent, name FROM dentries WHERE ino=?", l.ino)
 	if err != nil {
 		return fmt.Errorf("apply delete %s: %w", f.ID, err)
@@ -320,8 +347,8 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 		if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", e.parent, e.name); err != nil {
 			return fmt.Errorf("apply delete %s: %w", f.ID, err)
 		}
-		touched[e.parent] = true
-		*changes = append(*changes, Change{Parent: e.parent, Name: string(e.name)})
+		st.touched[e.parent] = true
+		st.changes = append(st.changes, Change{Parent: e.parent, Name: string(e.name)})
 	}
 	if _, err := tx.Exec("UPDATE inodes SET nlink=0, state=?, vv=? WHERE ino=?", StateTombstoned, merged.encode(), l.ino); err != nil {
 		return fmt.Errorf("apply delete %s: %w", f.ID, err)
@@ -346,10 +373,12 @@ func setXattrsTx(tx *sql.Tx, ino uint64, xs map[string][]byte) error {
 	return nil
 }
 
-func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched map[uint64]bool, changes *[]Change) error {
+func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *applyState) error {
 	db.observe(d.HLC)
 	author := d.Dev
-	if author == "" {
+	if author == "" && len(d.VV) > 0 {
+		// An empty vector is an entry linked again with no version of its
+		// own (see relinkOrphansTx): it has no author.
 		author = device
 	}
 	// The child this record names, if it is alive here.
@@ -368,7 +397,7 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched 
 		default:
 			// Whatever happens to the name, the child is looked at again:
 			// left without a name, it is linked elsewhere.
-			touched[child] = true
+			st.touched[child] = true
 		}
 	}
 	var parent uint64
@@ -380,17 +409,16 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched 
 	if err != nil {
 		return fmt.Errorf("apply entry: %w", err)
 	}
-	var vvs, ldev string
+	var vvs, ldev, lchild string
 	var hlc int64
-	err = tx.QueryRow("SELECT vv, hlc, author FROM dentry_versions WHERE parent_fid=? AND name=?", d.Parent, d.Name).Scan(&vvs, &hlc, &ldev)
+	err = tx.QueryRow("SELECT vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?", d.Parent, d.Name).Scan(&vvs, &hlc, &ldev, &lchild)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("apply entry: %w", err)
 	}
 	have := err == nil
 	local := parseVV(vvs)
 	var old uint64
-	var oldFID string
-	err = tx.QueryRow("SELECT d.ino, i.file_id FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, d.Name).Scan(&old, &oldFID)
+	err = tx.QueryRow("SELECT ino FROM dentries WHERE parent=? AND name=?", parent, d.Name).Scan(&old)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("apply entry: %w", err)
 	}
@@ -401,19 +429,25 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched 
 		case Equal:
 			// Two links of one orphan made with the entry's unchanged
 			// version: the named child beats none, then the larger ID.
-			if d.Child <= oldFID {
+			if d.Child <= lchild {
 				return nil
 			}
 		case Concurrent:
-			if !later(version{d.VV, d.HLC, author}, version{local, hlc, ldev}) {
+			if !db.entryWinsTx(tx, version{d.VV, d.HLC, author}, d.Child, version{local, hlc, ldev}, lchild) {
+				if child != 0 && child != old {
+					st.lost[child] = version{d.VV, d.HLC, author}
+				}
 				_, err := tx.Exec("UPDATE dentry_versions SET vv=? WHERE parent_fid=? AND name=?", local.Merge(d.VV).encode(), d.Parent, d.Name)
 				return err
 			}
+			if old != 0 && old != child {
+				st.lost[old] = version{local, hlc, ldev}
+			}
 		}
 	}
-	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author) VALUES(?, ?, ?, ?, ?)
-		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author`,
-		d.Parent, d.Name, local.Merge(d.VV).encode(), d.HLC, author); err != nil {
+	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)
+		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author, child=excluded.child`,
+		d.Parent, d.Name, local.Merge(d.VV).encode(), d.HLC, author, d.Child); err != nil {
 		return fmt.Errorf("apply entry: %w", err)
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+hex.EncodeToString(d.Name)); err != nil {
@@ -423,7 +457,7 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched 
 		return nil
 	}
 	if child != 0 {
-		keep, err := db.oneDirNameTx(tx, child, parent, version{d.VV, d.HLC, author}, touched, changes)
+		keep, err := db.oneDirNameTx(tx, child, parent, version{d.VV, d.HLC, author}, st)
 		if err != nil {
 			return err
 		}
@@ -435,15 +469,15 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, touched 
 		if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", parent, d.Name); err != nil {
 			return fmt.Errorf("apply entry: %w", err)
 		}
-		touched[old] = true
+		st.touched[old] = true
 	}
 	if child != 0 {
 		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, d.Name, child); err != nil {
 			return fmt.Errorf("apply entry: %w", err)
 		}
 	}
-	touched[parent] = true
-	*changes = append(*changes, Change{Parent: parent, Name: string(d.Name)})
+	st.touched[parent] = true
+	st.changes = append(st.changes, Change{Parent: parent, Name: string(d.Name)})
 	return nil
 }
 

@@ -142,14 +142,15 @@ type orphan struct {
 // relinkOrphansTx gives a name back to every touched inode that is live but
 // has none: a file edited on one device while deleted on another, the loser
 // of two files created under one name, a new conflict copy. It goes to its
-// home entry if that name is free, else to a conflict name made from its
-// own version; a home directory that is gone means the root. The new entry
+// home entry if that name is free, else to a conflict name made from the
+// entry version that lost (create vs create), or else its own version: the
+// same on every device that settles the same conflict. A home directory that is gone means the root. The new entry
 // keeps the entry's existing version (none: an empty vector) and is
 // journaled, so devices that link the same orphan the same way agree, and
 // those that could not see the orphan learn of it.
-func (db *DB) relinkOrphansTx(tx *sql.Tx, touched map[uint64]bool, changes *[]Change) error {
-	inos := make([]uint64, 0, len(touched))
-	for ino := range touched {
+func (db *DB) relinkOrphansTx(tx *sql.Tx, st *applyState) error {
+	inos := make([]uint64, 0, len(st.touched))
+	for ino := range st.touched {
 		if ino != RootIno {
 			inos = append(inos, ino)
 		}
@@ -171,14 +172,14 @@ func (db *DB) relinkOrphansTx(tx *sql.Tx, touched map[uint64]bool, changes *[]Ch
 		if state == StateTombstoned || named != 0 {
 			continue
 		}
-		if err := db.relinkTx(tx, o, touched, changes); err != nil {
+		if err := db.relinkTx(tx, o, st); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (db *DB) relinkTx(tx *sql.Tx, o orphan, touched map[uint64]bool, changes *[]Change) error {
+func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 	dir := o.mode&syscall.S_IFMT == syscall.S_IFDIR
 	parent, pfid := RootIno, RootFileID
 	if o.homeParent != "" {
@@ -204,13 +205,21 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, touched map[uint64]bool, changes *[
 	if name == "" || checkName(name) != nil {
 		name = o.fid
 	}
+	v := version{hlc: o.hlc, dev: o.author}
+	if lv, ok := st.lost[o.ino]; ok {
+		v = lv
+	}
 	for i, cand := range []string{
 		name,
-		ConflictName(name, o.author, o.hlc, dir),
-		ConflictName(name, o.author+" "+o.fid, o.hlc, dir),
+		ConflictName(name, v.dev, v.hlc, dir),
+		ConflictName(name, v.dev+" "+o.fid, v.hlc, dir),
 	} {
+		// A name is taken if something is linked there, or if its latest
+		// version names another file (one not here, or not yet).
 		var n int
-		if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=? AND name=?", parent, []byte(cand)).Scan(&n); err != nil {
+		if err := tx.QueryRow(`SELECT (SELECT count(*) FROM dentries WHERE parent=?1 AND name=?2) +
+			(SELECT count(*) FROM dentry_versions WHERE parent_fid=?3 AND name=?2 AND child NOT IN ('', ?4))`,
+			parent, []byte(cand), pfid, o.fid).Scan(&n); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
 		if n > 0 && i < 2 {
@@ -222,14 +231,15 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, touched map[uint64]bool, changes *[
 		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, []byte(cand), o.ino); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
-		if _, err := tx.Exec(`INSERT OR IGNORE INTO dentry_versions(parent_fid, name, vv, hlc, author) VALUES(?, ?, '{}', 0, '')`, pfid, []byte(cand)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, '{}', 0, '', ?)
+			ON CONFLICT(parent_fid, name) DO UPDATE SET child=excluded.child`, pfid, []byte(cand), o.fid); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
 		if err := db.queueDentry(tx, parent, pfid, []byte(cand)); err != nil {
 			return err
 		}
-		touched[parent] = true
-		*changes = append(*changes, Change{Parent: parent, Name: cand}, Change{Ino: o.ino})
+		st.touched[parent] = true
+		st.changes = append(st.changes, Change{Parent: parent, Name: cand}, Change{Ino: o.ino})
 		return nil
 	}
 	return nil
@@ -239,12 +249,12 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, touched map[uint64]bool, changes *[
 // local inode, with its cache file (Staged content included) and any open
 // handles, becomes the conflict copy copyID, and a new inode takes the file's
 // ID, the winning version and all its names. No content is copied.
-func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merged VV, copyID string, l localFile, touched map[uint64]bool, changes *[]Change) error {
+func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merged VV, copyID string, l localFile, st *applyState) error {
 	w := *f
 	if w.Parent == "" {
 		w.Parent, w.Name = l.homePar, l.homeName
 	}
-	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=0, home_parent=?, home_name=? WHERE ino=?", copyID, w.Parent, w.Name, l.ino); err != nil {
+	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=?, home_parent=?, home_name=? WHERE ino=?", copyID, journaledMaybe, w.Parent, w.Name, l.ino); err != nil {
 		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
 	}
 	ino, err := db.insertFileTx(tx, &w, remote, merged, true)
@@ -263,7 +273,7 @@ func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merge
 			return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
 		}
 		c.Name = string(name)
-		*changes = append(*changes, c)
+		st.changes = append(st.changes, c)
 	}
 	rows.Close()
 	if _, err := tx.Exec("UPDATE dentries SET ino=? WHERE ino=?", ino, l.ino); err != nil {
@@ -272,8 +282,8 @@ func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merge
 	if err := db.queueFile(tx, l.ino); err != nil {
 		return err
 	}
-	touched[l.ino], touched[ino] = true, true
-	*changes = append(*changes, Change{Ino: l.ino}, Change{Ino: ino})
+	st.touched[l.ino], st.touched[ino] = true, true
+	st.changes = append(st.changes, Change{Ino: l.ino}, Change{Ino: ino})
 	return nil
 }
 
@@ -281,25 +291,22 @@ func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merge
 // but not yet purged (its deletion unsent, or a handle still open): the edit
 // survives. The dead inode gets a private ID and leaves the outbox (its
 // deletion is moot), and a new inode takes the file's ID.
-func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l localFile, touched map[uint64]bool, changes *[]Change) error {
-	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=0 WHERE ino=?", "retired-"+randomID(16), l.ino); err != nil {
+func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l localFile, st *applyState) error {
+	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=? WHERE ino=?", "retired-"+randomID(16), journaledNo, l.ino); err != nil {
 		return fmt.Errorf("revive %s: %w", f.ID, err)
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {
 		return fmt.Errorf("revive %s: %w", f.ID, err)
 	}
-	if _, err := tx.Exec("DELETE FROM tombstones WHERE file_id=?", f.ID); err != nil {
-		return fmt.Errorf("revive %s: %w", f.ID, err)
-	}
 	if err := db.purgeTx(tx, l.ino); err != nil {
 		return err
 	}
-	ino, err := db.insertFileTx(tx, f, remote, l.ver.vv.Merge(f.VV), true)
+	ino, err := db.insertFileTx(tx, f, remote, f.VV, true)
 	if err != nil {
 		return err
 	}
-	touched[ino] = true
-	*changes = append(*changes, Change{Ino: l.ino}, Change{Ino: ino})
+	st.touched[ino] = true
+	st.changes = append(st.changes, Change{Ino: l.ino}, Change{Ino: ino})
 	return nil
 }
 
@@ -308,7 +315,7 @@ func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l l
 // It reports whether the new entry (in parent, at version v) should be
 // linked; if so, the directory's other name is dropped here. A move that
 // would put a directory below itself is not linked.
-func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, v version, touched map[uint64]bool, changes *[]Change) (bool, error) {
+func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, v version, st *applyState) (bool, error) {
 	var mode uint32
 	if err := tx.QueryRow("SELECT mode FROM inodes WHERE ino=?", child).Scan(&mode); err != nil {
 		return false, fmt.Errorf("apply entry: %w", err)
@@ -339,7 +346,28 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, v version, touched 
 	if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", opar, oname); err != nil {
 		return false, fmt.Errorf("apply entry: %w", err)
 	}
-	touched[opar] = true
-	*changes = append(*changes, Change{Parent: opar, Name: string(oname)})
+	st.touched[opar] = true
+	st.changes = append(st.changes, Change{Parent: opar, Name: string(oname)})
 	return true, nil
+}
+
+// entryWinsTx settles two concurrent versions of one entry: a directory
+// beats a file (the file goes to a conflict name), else the later version.
+func (db *DB) entryWinsTx(tx *sql.Tx, remote version, rchild string, local version, lchild string) bool {
+	rd, rok := isDirTx(tx, rchild)
+	ld, lok := isDirTx(tx, lchild)
+	if rok && lok && rd != ld {
+		return rd
+	}
+	return later(remote, local)
+}
+
+// isDirTx reports whether file fid is a directory, and whether it is known
+// here at all.
+func isDirTx(tx *sql.Tx, fid string) (dir, known bool) {
+	var mode uint32
+	if err := tx.QueryRow("SELECT mode FROM inodes WHERE file_id=?", fid).Scan(&mode); err != nil {
+		return false, false
+	}
+	return mode&syscall.S_IFMT == syscall.S_IFDIR, true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -187,6 +188,9 @@ func (d *simDevice) pull(other *simDevice, n int) bool {
 		if err := json.Unmarshal(other.journal[seq-1], &recs); err != nil {
 			d.t.Fatal(err)
 		}
+		if os.Getenv("SYNCFS_DEBUG") != "" {
+			d.t.Logf("%s applies %s/%d: %s", d.name, other.name, seq, other.journal[seq-1])
+		}
 		if err := d.db.ApplyBatch(other.name, seq, recs); err != nil {
 			d.t.Fatalf("%s: apply %s/%d: %v", d.name, other.name, seq, err)
 		}
@@ -282,7 +286,7 @@ func checkConverged(t *testing.T, devs []*simDevice) map[string]simEntry {
 	first := devs[0].tree()
 	for _, d := range devs[1:] {
 		if got := d.tree(); dumpTree(got) != dumpTree(first) {
-			t.Fatalf("trees differ:\n%s:\n%s%s:\n%s", devs[0].name, dumpTree(first), d.name, dumpTree(got))
+			t.Fatalf("trees differ:\n%s:\n%s%s:\n%s%s", devs[0].name, dumpTree(first), d.name, dumpTree(got), debugAll(devs))
 		}
 	}
 	for _, d := range devs {
@@ -521,4 +525,12 @@ func TestDuplicateConflictCopiesMerge(t *testing.T) {
 	if len(tr) != 2 {
 		t.Fatalf("want the file and one copy:\n%s", dumpTree(tr))
 	}
+}
+
+func debugAll(devs []*simDevice) string {
+	s := ""
+	for _, d := range devs {
+		s += d.debugDump()
+	}
+	return s
 }

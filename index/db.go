@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS dentry_versions(
 	vv         TEXT NOT NULL,
 	hlc        INTEGER NOT NULL,
 	author     TEXT NOT NULL DEFAULT '',
+	child      TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY(parent_fid, name)
 );
 CREATE TABLE IF NOT EXISTS tombstones(
@@ -208,7 +209,8 @@ func (db *DB) init(opts Options) error {
 	if err := db.w.QueryRow("SELECT coalesce(max(gen),0) FROM outbox").Scan(&db.outGen); err != nil {
 		return fmt.Errorf("open index: %w", err)
 	}
-	if err := db.w.QueryRow("SELECT coalesce(max(hlc),0) FROM inodes").Scan(&db.hlcLast); err != nil {
+	if err := db.w.QueryRow(`SELECT max((SELECT coalesce(max(hlc),0) FROM inodes), (SELECT coalesce(max(hlc),0) FROM tombstones),
+		(SELECT coalesce(max(hlc),0) FROM dentry_versions))`).Scan(&db.hlcLast); err != nil {
 		return fmt.Errorf("open index: %w", err)
 	}
 	// No handle survives a restart: deleted files whose deletion is

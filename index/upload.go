@@ -220,7 +220,7 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 		return nil, nil, false, fmt.Errorf("file record %d: %w", ino, err)
 	}
 	if a.Nlink == 0 {
-		if journaled == 0 {
+		if journaled == journaledNo {
 			return nil, nil, false, nil
 		}
 		return &FileRecord{ID: a.FileID, Deleted: true, Mode: a.Mode, VV: parseVV(vvs), HLC: hlc, Dev: db.foreignAuthor(author)}, nil, false, nil
@@ -256,7 +256,7 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 			rec.Content = &c
 		}
 	}
-	if _, err := tx.Exec("UPDATE inodes SET journaled=1 WHERE ino=?", ino); err != nil {
+	if _, err := tx.Exec("UPDATE inodes SET journaled=? WHERE ino=?", journaledYes, ino); err != nil {
 		return nil, nil, false, fmt.Errorf("file record %d: %w", ino, err)
 	}
 	return rec, cas, false, nil
@@ -283,7 +283,7 @@ func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (
 	case err != nil:
 		return nil, false, fmt.Errorf("entry record: %w", err)
 	default:
-		if journaled == 0 && !inBatch[child] {
+		if journaled != journaledYes && !inBatch[child] {
 			return nil, false, nil
 		}
 		rec.Child = child
@@ -307,7 +307,7 @@ func (db *DB) journaledTx(tx *sql.Tx, fid string) bool {
 		// an entry under it is a removal, which is safe to send.
 		return errors.Is(err, sql.ErrNoRows)
 	}
-	return j != 0
+	return j == journaledYes
 }
 
 func metaUintTx(tx *sql.Tx, key string) (uint64, error) {

@@ -123,8 +123,12 @@ func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
 	}
 	v := parseVV(vs)
-	v[db.device]++
 	hlc := db.tick()
+	// This device's component is its hybrid time, not a counter: it must
+	// grow past every value this device ever gave the file, even after the
+	// file's row was deleted and brought back by a concurrent edit with an
+	// older vector (a counter would then repeat a value).
+	v[db.device] = max(v[db.device]+1, uint64(hlc))
 	if _, err := tx.Exec("UPDATE inodes SET vv=?, hlc=?, author=? WHERE ino=?", v.encode(), hlc, db.device, ino); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
 	}
@@ -195,8 +199,14 @@ func (db *DB) bumpDentry(tx *sql.Tx, parent uint64, name string) error {
 	}
 	v := parseVV(vs)
 	v[db.device]++
-	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author) VALUES(?, ?, ?, ?, ?)
-		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author`, pfid, []byte(name), v.encode(), db.tick(), db.device); err != nil {
+	var child string
+	err = tx.QueryRow("SELECT i.file_id FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)).Scan(&child)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("entry version: %w", err)
+	}
+	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)
+		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author, child=excluded.child`,
+		pfid, []byte(name), v.encode(), db.tick(), db.device, child); err != nil {
 		return fmt.Errorf("entry version: %w", err)
 	}
 	db.outGen++
