@@ -26,6 +26,7 @@ var errnoTable = []struct {
 	{index.ErrNameTooLong, syscall.ENAMETOOLONG},
 	{index.ErrNoData, syscall.ENODATA},
 	{index.ErrBusy, syscall.EBUSY},
+	{index.ErrNotSupported, syscall.EOPNOTSUPP},
 	{index.ErrIllegalTransition, syscall.EIO},
 	{cache.ErrNoSpace, syscall.ENOSPC},
 	{context.DeadlineExceeded, syscall.EIO},

@@ -27,6 +27,7 @@ func TestToErrno(t *testing.T) {
 		{index.ErrPermission, syscall.EPERM},
 		{index.ErrNameTooLong, syscall.ENAMETOOLONG},
 		{index.ErrNoData, syscall.ENODATA},
+		{fmt.Errorf("getxattr: %w", index.ErrNotSupported), syscall.EOPNOTSUPP},
 		{fmt.Errorf("write: %w: %w", cache.ErrNoSpace, syscall.ENOSPC), syscall.ENOSPC},
 		{&os.PathError{Op: "read", Path: "x", Err: syscall.EROFS}, syscall.EROFS},
 		{context.DeadlineExceeded, syscall.EIO},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"syscall"
@@ -167,8 +168,30 @@ func (fsys *FS) fillAttr(a index.Attr, out *fuse.Attr) {
 	out.Rdev = a.Rdev
 }
 
+// split turns nanoseconds since the epoch into FUSE's seconds and
+// nanoseconds; the seconds are two's complement before 1970 and the
+// nanoseconds never negative, as the kernel reads them.
 func split(ns int64) (uint64, uint32) {
-	return uint64(ns / 1e9), uint32(ns % 1e9)
+	sec, nsec := ns/1e9, ns%1e9
+	if nsec < 0 {
+		sec--
+		nsec += 1e9
+	}
+	return uint64(sec), uint32(nsec)
+}
+
+// joinTime is split's inverse, clamped to the nanoseconds an int64 holds
+// (the years 1678 to 2262), as ext4 clamps to its own range.
+func joinTime(sec uint64, nsec uint32) int64 {
+	s := int64(sec)
+	const maxSec = math.MaxInt64/1_000_000_000 - 1
+	switch {
+	case s > maxSec:
+		return maxSec * 1e9
+	case s < -maxSec:
+		return -maxSec * 1e9
+	}
+	return s*1e9 + int64(nsec)
 }
 
 func (fsys *FS) fillEntry(a index.Attr, out *fuse.EntryOut) {

@@ -8,6 +8,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/cache"
 	"github.com/syncfs/syncfs/index"
+	"golang.org/x/sys/unix"
 )
 
 // Lookup answers a name lookup; a missing name is cached by the kernel as a
@@ -43,6 +44,26 @@ func (fsys *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 // SetAttr changes mode, owner, size or times. A size change first makes sure
 // all the content is local, then truncates the cache file.
 func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	s := setAttrIn(in)
+	if s.Size != nil {
+		if st := fsys.truncate(cancel, in.NodeId, *s.Size); !st.Ok() {
+			return st
+		}
+	}
+	a, err := fsys.idx.SetAttr(in.NodeId, s)
+	if err != nil {
+		return fsys.status("setattr", err)
+	}
+	fsys.fillAttr(a, &out.Attr)
+	out.SetTimeout(fsys.opts.AttrTimeout)
+	return fuse.OK
+}
+
+// setAttrIn decodes a SETATTR request. Times are taken from the request's
+// fields, not go-fuse's getters: those read the clock for UTIME_NOW, which
+// is the index's to do (so that the new times equal the change time), and
+// overflow before 1678.
+func setAttrIn(in *fuse.SetAttrIn) index.SetAttrIn {
 	var s index.SetAttrIn
 	if m, ok := in.GetMode(); ok {
 		s.Mode = &m
@@ -53,38 +74,37 @@ func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if g, ok := in.GetGID(); ok {
 		s.GID = &g
 	}
-	if t, ok := in.GetATime(); ok {
-		ns := t.UnixNano()
+	if in.Valid&fuse.FATTR_ATIME != 0 {
+		s.AtimeNow = in.Valid&fuse.FATTR_ATIME_NOW != 0
+		ns := joinTime(in.Atime, in.Atimensec)
 		s.Atime = &ns
 	}
-	if t, ok := in.GetMTime(); ok {
-		ns := t.UnixNano()
+	if in.Valid&fuse.FATTR_MTIME != 0 {
+		s.MtimeNow = in.Valid&fuse.FATTR_MTIME_NOW != 0
+		ns := joinTime(in.Mtime, in.Mtimensec)
 		s.Mtime = &ns
 	}
 	if size, ok := in.GetSize(); ok {
 		sz := int64(size)
 		s.Size = &sz
-		a, err := fsys.makeLocal(cancel, in.NodeId)
-		if err != nil {
-			return fsys.status("truncate", err)
-		}
-		if !a.IsRegular() {
-			if a.IsDir() {
-				return fuse.Status(syscall.EISDIR)
-			}
-			return fuse.EINVAL
-		}
-		if err := fsys.cache.Truncate(cache.Key{Ino: a.Ino, Cver: a.Cver}, sz); err != nil {
-			return fsys.status("truncate", err)
-		}
 	}
-	a, err := fsys.idx.SetAttr(in.NodeId, s)
+	return s
+}
+
+// truncate sets a regular file's cache file to size, fetching Absent
+// content first.
+func (fsys *FS) truncate(cancel <-chan struct{}, ino uint64, size int64) fuse.Status {
+	a, err := fsys.makeLocal(cancel, ino)
 	if err != nil {
-		return fsys.status("setattr", err)
+		return fsys.status("truncate", err)
 	}
-	fsys.fillAttr(a, &out.Attr)
-	out.SetTimeout(fsys.opts.AttrTimeout)
-	return fuse.OK
+	if a.IsDir() {
+		return fuse.Status(syscall.EISDIR)
+	}
+	if !a.IsRegular() {
+		return fuse.EINVAL
+	}
+	return fsys.status("truncate", fsys.cache.Truncate(cache.Key{Ino: a.Ino, Cver: a.Cver}, size))
 }
 
 // makeLocal fetches all of an Absent file's content and marks it Resident,
@@ -170,14 +190,17 @@ func (fsys *FS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fus
 // Rename moves a name, with renameat2's RENAME_NOREPLACE and RENAME_EXCHANGE.
 func (fsys *FS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
 	var flags index.RenameFlags
-	if in.Flags&1 != 0 { // RENAME_NOREPLACE
+	if in.Flags&unix.RENAME_NOREPLACE != 0 {
 		flags |= index.RenameNoReplace
 	}
-	if in.Flags&2 != 0 { // RENAME_EXCHANGE
+	if in.Flags&unix.RENAME_EXCHANGE != 0 {
 		flags |= index.RenameExchange
 	}
-	if in.Flags&^3 != 0 { // RENAME_WHITEOUT and unknown flags
+	if in.Flags&^(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT) != 0 {
 		return fuse.EINVAL
+	}
+	if in.Flags&unix.RENAME_WHITEOUT != 0 {
+		return fsys.status("rename", fsys.idx.RenameWhiteout(in.NodeId, oldName, in.Newdir, newName, flags, in.Uid, in.Gid))
 	}
 	return fsys.status("rename", fsys.idx.Rename(in.NodeId, oldName, in.Newdir, newName, flags))
 }

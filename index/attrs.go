@@ -110,6 +110,11 @@ type SetAttrIn struct {
 	Size  *int64
 	Atime *int64
 	Mtime *int64
+	// AtimeNow and MtimeNow set the time to the index's clock, the same
+	// instant as the change time (utimensat's UTIME_NOW); they win over
+	// Atime and Mtime.
+	AtimeNow bool
+	MtimeNow bool
 	// Ctime, if set, is used as the change time instead of now (it is never
 	// set from user input; remote application uses it).
 	Ctime *int64
@@ -144,8 +149,14 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 		if in.Atime != nil {
 			a.Atime = *in.Atime
 		}
+		if in.AtimeNow {
+			a.Atime = now
+		}
 		if in.Mtime != nil {
 			a.Mtime = *in.Mtime
+		}
+		if in.MtimeNow {
+			a.Mtime = now
 		}
 		content := false
 		if in.Size != nil {
@@ -155,7 +166,10 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 			if !a.IsRegular() {
 				return fmt.Errorf("truncate inode %d: %w", ino, ErrInvalid)
 			}
-			if *in.Size != a.Size && in.Mtime == nil {
+			// truncate(2) and ftruncate(2) mark the file modified even
+			// when the size stays (as ext4 does); the kernel leaves that
+			// to the file system and sends no time with the size.
+			if in.Mtime == nil && !in.MtimeNow {
 				a.Mtime = now
 			}
 			a.Size = *in.Size
@@ -174,12 +188,11 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 				p.mtime = a.Mtime
 			}
 		}
-		// A change of only the access time is not a version: it is never
-		// journaled (relatime, lazily written).
-		onlyAtime := in.Mode == nil && in.UID == nil && in.GID == nil && in.Size == nil && in.Mtime == nil && in.Atime != nil
-		if !onlyAtime {
-			a.Ctime = ctime
-		}
+		// A change of only the access time is not a version: access times
+		// are never journaled. Its change time moves all the same, as
+		// utimensat(2) wants.
+		onlyAtime := in.Mode == nil && in.UID == nil && in.GID == nil && in.Size == nil && in.Mtime == nil && !in.MtimeNow && (in.Atime != nil || in.AtimeNow)
+		a.Ctime = ctime
 		if _, err := tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, size=?, atime=?, mtime=?, ctime=?, state=?, wgen=? WHERE ino=?`,
 			a.Mode, a.UID, a.GID, a.Size, a.Atime, a.Mtime, a.Ctime, a.State, a.Wgen, ino); err != nil {
 			return fmt.Errorf("setattr inode %d: %w", ino, err)

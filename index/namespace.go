@@ -108,6 +108,17 @@ func (db *DB) Create(parent uint64, name string, n NewNode) (Attr, error) {
 	defer db.mu.Unlock()
 	var out Attr
 	err := db.withTx(func(tx *sql.Tx) error {
+		var err error
+		out, err = db.createTx(tx, parent, name, n)
+		return err
+	})
+	return out, err
+}
+
+// createTx is Create inside a transaction.
+func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr, error) {
+	var out Attr
+	err := func() error {
 		p, err := db.dirTx(tx, parent)
 		if err != nil {
 			return err
@@ -170,7 +181,7 @@ func (db *DB) Create(parent uint64, name string, n NewNode) (Attr, error) {
 		}
 		out, err = db.getAttrTx(tx, ino)
 		return err
-	})
+	}()
 	return out, err
 }
 
@@ -315,104 +326,135 @@ type RenameFlags uint32
 const (
 	RenameNoReplace RenameFlags = 1 << 0
 	RenameExchange  RenameFlags = 1 << 1
+	// RenameWhiteout leaves a whiteout (a character device 0/0, as
+	// overlayfs uses) at the old name; only RenameWhiteout takes it.
+	RenameWhiteout RenameFlags = 1 << 2
 )
 
 // Rename moves the entry (oldParent, oldName) to (newParent, newName), with
 // rename(2)'s rules for replacing an existing target.
 func (db *DB) Rename(oldParent uint64, oldName string, newParent uint64, newName string, flags RenameFlags) error {
+	if flags&RenameWhiteout != 0 {
+		return fmt.Errorf("rename flags %#x: %w", flags, ErrInvalid)
+	}
+	return db.rename(oldParent, oldName, newParent, newName, flags, NewNode{})
+}
+
+// RenameWhiteout is Rename that also leaves a whiteout, owned by uid and
+// gid (the caller, as ext4 makes it), at the old name, in the same
+// transaction (renameat2's RENAME_WHITEOUT).
+func (db *DB) RenameWhiteout(oldParent uint64, oldName string, newParent uint64, newName string, flags RenameFlags, uid, gid uint32) error {
+	if flags&RenameExchange != 0 {
+		return fmt.Errorf("rename flags %#x: %w", flags, ErrInvalid)
+	}
+	return db.rename(oldParent, oldName, newParent, newName, flags|RenameWhiteout, NewNode{Mode: syscall.S_IFCHR, UID: uid, GID: gid})
+}
+
+func (db *DB) rename(oldParent uint64, oldName string, newParent uint64, newName string, flags RenameFlags, whiteout NewNode) error {
 	if err := checkName(newName); err != nil {
 		return err
 	}
 	if len(oldName) > MaxNameLen {
 		return fmt.Errorf("rename: %w", ErrNameTooLong)
 	}
-	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+	if flags&^(RenameNoReplace|RenameExchange|RenameWhiteout) != 0 || flags&(RenameNoReplace|RenameExchange) == RenameNoReplace|RenameExchange {
 		return fmt.Errorf("rename flags %#x: %w", flags, ErrInvalid)
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.withTx(func(tx *sql.Tx) error {
-		if _, err := db.dirTx(tx, oldParent); err != nil {
+		if err := db.renameTx(tx, oldParent, oldName, newParent, newName, flags); err != nil {
 			return err
 		}
-		if _, err := db.dirTx(tx, newParent); err != nil {
-			return err
+		if flags&RenameWhiteout == 0 {
+			return nil
 		}
-		src, err := db.lookupTx(tx, oldParent, oldName)
-		if err != nil {
-			return err
-		}
-		dst, derr := db.lookupTx(tx, newParent, newName)
-		exists := derr == nil
-		if derr != nil && !errors.Is(derr, ErrNotExist) {
-			return derr
-		}
-		if flags&RenameExchange != 0 && !exists {
-			return fmt.Errorf("rename exchange %q: %w", newName, ErrNotExist)
-		}
-		if flags&RenameNoReplace != 0 && exists {
-			return fmt.Errorf("rename %q: %w", newName, ErrExist)
-		}
-		if exists && dst.Ino == src.Ino {
-			return nil // the same inode under both names: nothing to do
-		}
-		// A directory may not move into itself or below itself.
-		if src.IsDir() {
-			if err := db.checkNotAncestor(tx, src.Ino, newParent); err != nil {
-				return err
-			}
-		}
-		if flags&RenameExchange != 0 && dst.IsDir() {
-			if err := db.checkNotAncestor(tx, dst.Ino, oldParent); err != nil {
-				return err
-			}
-		}
-		now := db.now().UnixNano()
-		if flags&RenameExchange != 0 {
-			return db.exchangeTx(tx, oldParent, oldName, src, newParent, newName, dst, now)
-		}
-		if exists {
-			if src.IsDir() && !dst.IsDir() {
-				return fmt.Errorf("rename %q: %w", newName, ErrNotDir)
-			}
-			if !src.IsDir() && dst.IsDir() {
-				return fmt.Errorf("rename %q: %w", newName, ErrIsDir)
-			}
-			if err := db.dropEntryTx(tx, newParent, newName, dst, now); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec("UPDATE dentries SET parent=?, name=? WHERE parent=? AND name=?", newParent, []byte(newName), oldParent, []byte(oldName)); err != nil {
-			return fmt.Errorf("rename %q: %w", oldName, err)
-		}
-		if src.IsDir() && oldParent != newParent {
-			if err := db.touchDir(tx, oldParent, now, -1); err != nil {
-				return err
-			}
-			if err := db.touchDir(tx, newParent, now, 1); err != nil {
-				return err
-			}
-		} else {
-			if err := db.touchDir(tx, oldParent, now, 0); err != nil {
-				return err
-			}
-			if newParent != oldParent {
-				if err := db.touchDir(tx, newParent, now, 0); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", now, src.Ino); err != nil {
-			return fmt.Errorf("rename %q: %w", oldName, err)
-		}
-		if err := db.bumpFile(tx, src.Ino, false); err != nil {
-			return err
-		}
-		if err := db.bumpDentry(tx, oldParent, oldName); err != nil {
-			return err
-		}
-		return db.bumpDentry(tx, newParent, newName)
+		_, err := db.createTx(tx, oldParent, oldName, whiteout)
+		return err
 	})
+}
+
+func (db *DB) renameTx(tx *sql.Tx, oldParent uint64, oldName string, newParent uint64, newName string, flags RenameFlags) error {
+	if _, err := db.dirTx(tx, oldParent); err != nil {
+		return err
+	}
+	if _, err := db.dirTx(tx, newParent); err != nil {
+		return err
+	}
+	src, err := db.lookupTx(tx, oldParent, oldName)
+	if err != nil {
+		return err
+	}
+	dst, derr := db.lookupTx(tx, newParent, newName)
+	exists := derr == nil
+	if derr != nil && !errors.Is(derr, ErrNotExist) {
+		return derr
+	}
+	if flags&RenameExchange != 0 && !exists {
+		return fmt.Errorf("rename exchange %q: %w", newName, ErrNotExist)
+	}
+	if flags&RenameNoReplace != 0 && exists {
+		return fmt.Errorf("rename %q: %w", newName, ErrExist)
+	}
+	if exists && dst.Ino == src.Ino {
+		return nil // the same inode under both names: nothing to do
+	}
+	// A directory may not move into itself or below itself.
+	if src.IsDir() {
+		if err := db.checkNotAncestor(tx, src.Ino, newParent); err != nil {
+			return err
+		}
+	}
+	if flags&RenameExchange != 0 && dst.IsDir() {
+		if err := db.checkNotAncestor(tx, dst.Ino, oldParent); err != nil {
+			return err
+		}
+	}
+	now := db.now().UnixNano()
+	if flags&RenameExchange != 0 {
+		return db.exchangeTx(tx, oldParent, oldName, src, newParent, newName, dst, now)
+	}
+	if exists {
+		if src.IsDir() && !dst.IsDir() {
+			return fmt.Errorf("rename %q: %w", newName, ErrNotDir)
+		}
+		if !src.IsDir() && dst.IsDir() {
+			return fmt.Errorf("rename %q: %w", newName, ErrIsDir)
+		}
+		if err := db.dropEntryTx(tx, newParent, newName, dst, now); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec("UPDATE dentries SET parent=?, name=? WHERE parent=? AND name=?", newParent, []byte(newName), oldParent, []byte(oldName)); err != nil {
+		return fmt.Errorf("rename %q: %w", oldName, err)
+	}
+	if src.IsDir() && oldParent != newParent {
+		if err := db.touchDir(tx, oldParent, now, -1); err != nil {
+			return err
+		}
+		if err := db.touchDir(tx, newParent, now, 1); err != nil {
+			return err
+		}
+	} else {
+		if err := db.touchDir(tx, oldParent, now, 0); err != nil {
+			return err
+		}
+		if newParent != oldParent {
+			if err := db.touchDir(tx, newParent, now, 0); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", now, src.Ino); err != nil {
+		return fmt.Errorf("rename %q: %w", oldName, err)
+	}
+	if err := db.bumpFile(tx, src.Ino, false); err != nil {
+		return err
+	}
+	if err := db.bumpDentry(tx, oldParent, oldName); err != nil {
+		return err
+	}
+	return db.bumpDentry(tx, newParent, newName)
 }
 
 func (db *DB) exchangeTx(tx *sql.Tx, oldParent uint64, oldName string, src Attr, newParent uint64, newName string, dst Attr, now int64) error {

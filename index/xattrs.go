@@ -4,7 +4,32 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
+
+// ErrNotSupported reports an extended attribute name outside the namespaces
+// syncfs keeps (user, trusted, security and the POSIX ACLs), as ext4 does.
+var ErrNotSupported = errors.New("operation not supported")
+
+// xattrNamespaces are the prefixes of the attribute names syncfs stores.
+var xattrNamespaces = []string{"user.", "trusted.", "security."}
+
+// checkXattrName accepts a name in a namespace syncfs keeps, with something
+// after the prefix.
+func checkXattrName(name string) error {
+	for _, ns := range xattrNamespaces {
+		if strings.HasPrefix(name, ns) {
+			if len(name) == len(ns) {
+				return fmt.Errorf("xattr name %q: %w", name, ErrInvalid)
+			}
+			return nil
+		}
+	}
+	if name == "system.posix_acl_access" || name == "system.posix_acl_default" {
+		return nil
+	}
+	return fmt.Errorf("xattr name %q: %w", name, ErrNotSupported)
+}
 
 // Xattr flags, as setxattr(2) takes them.
 const (
@@ -14,6 +39,9 @@ const (
 
 // GetXattr returns the value of an extended attribute.
 func (db *DB) GetXattr(ino uint64, name string) ([]byte, error) {
+	if err := checkXattrName(name); err != nil {
+		return nil, err
+	}
 	var v []byte
 	err := db.r.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", ino, []byte(name)).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -55,7 +83,10 @@ func (db *DB) ListXattr(ino uint64) ([]string, error) {
 // SetXattr sets an extended attribute, with XattrCreate / XattrReplace
 // semantics. It changes the file's ctime and version.
 func (db *DB) SetXattr(ino uint64, name string, value []byte, flags int) error {
-	if name == "" || len(name) > 255 {
+	if err := checkXattrName(name); err != nil {
+		return err
+	}
+	if len(name) > 255 {
 		return fmt.Errorf("xattr name: %w", ErrInvalid)
 	}
 	db.mu.Lock()
@@ -89,6 +120,9 @@ func (db *DB) SetXattr(ino uint64, name string, value []byte, flags int) error {
 
 // RemoveXattr removes an extended attribute.
 func (db *DB) RemoveXattr(ino uint64, name string) error {
+	if err := checkXattrName(name); err != nil {
+		return err
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.withTx(func(tx *sql.Tx) error {

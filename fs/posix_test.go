@@ -1,0 +1,19 @@
+package fs
+
+import (
+	"testing"
+
+	"github.com/syncfs/syncfs/fstests"
+)
+
+// TestMountGroups runs the pjdfstest-style groups through a mount, as
+// several users (the mount has allow_other, as `syncfs mount --allow-other`
+// makes it), and logs a passed/failed line per group.
+func TestMountGroups(t *testing.T) {
+	mnt, idx := mountTest(t)
+	fstests.RunGroups(t, fstests.Subdirs(mnt))
+	problems, err := idx.Integrity(t.Context())
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("index integrity after the groups: %v %v", problems, err)
+	}
+}

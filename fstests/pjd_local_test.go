@@ -1,0 +1,9 @@
+package fstests
+
+import "testing"
+
+// TestGroupsLocal runs the pjdfstest-style groups on the kernel's own file
+// system: the oracle every mount is held to.
+func TestGroupsLocal(t *testing.T) {
+	RunGroups(t, func(t *testing.T) string { return t.TempDir() })
+}
