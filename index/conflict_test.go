@@ -527,10 +527,43 @@ func TestDuplicateConflictCopiesMerge(t *testing.T) {
 	}
 }
 
+// debugAll renders every device's state, for a failure message.
 func debugAll(devs []*simDevice) string {
 	s := ""
 	for _, d := range devs {
 		s += d.debugDump()
 	}
 	return s
+}
+
+// debugDump renders a device's inodes, tombstones and entry versions, for
+// a failure message.
+func (d *simDevice) debugDump() string {
+	out := d.name + ":\n"
+	rows, _ := d.db.r.Query("SELECT ino, file_id, nlink, state, vv, hlc, author, home_parent, coalesce(home_name, x'') FROM inodes")
+	for rows.Next() {
+		var ino, nlink, st, hlc int64
+		var fid, vv, au, hp string
+		var hn []byte
+		rows.Scan(&ino, &fid, &nlink, &st, &vv, &hlc, &au, &hp, &hn)
+		out += fmt.Sprintf("  ino %d %s nlink %d st %d vv %s hlc %d au %s home %s/%s\n", ino, fid[:min(8, len(fid))], nlink, st, vv, hlc%1e12, au, hp[:min(8, len(hp))], hn)
+	}
+	rows.Close()
+	rows, _ = d.db.r.Query("SELECT file_id, vv FROM tombstones")
+	for rows.Next() {
+		var fid, vv string
+		rows.Scan(&fid, &vv)
+		out += fmt.Sprintf("  tomb %s %s\n", fid[:8], vv)
+	}
+	rows.Close()
+	rows, _ = d.db.r.Query("SELECT parent_fid, name, vv, hlc, author FROM dentry_versions")
+	for rows.Next() {
+		var p, vv, au string
+		var n []byte
+		var hlc int64
+		rows.Scan(&p, &n, &vv, &hlc, &au)
+		out += fmt.Sprintf("  dv %s/%s %s %d %s\n", p[:min(8, len(p))], n, vv, hlc%1e12, au)
+	}
+	rows.Close()
+	return out
 }
