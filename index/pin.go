@@ -234,6 +234,24 @@ func (db *DB) PinBacklog() (files int, bytes int64, err error) {
 	return files, bytes, nil
 }
 
+// PinBacklogUnder is PinBacklog for the trees at the given roots only (a
+// file under two of them counts twice).
+func (db *DB) PinBacklogUnder(ctx context.Context, roots []uint64) (files int, bytes int64, err error) {
+	for _, root := range roots {
+		var n int
+		var b int64
+		err := db.r.QueryRowContext(ctx, subtreeCTE+` SELECT count(*), coalesce(sum(i.size), 0)
+			FROM (SELECT DISTINCT ino FROM t) u JOIN inodes i ON i.ino = u.ino
+			WHERE i.pinned != 0 AND i.state = ?2 AND i.nlink > 0 AND (i.mode & 61440) = 32768`, root, StateAbsent).Scan(&n, &b)
+		if err != nil {
+			return 0, 0, fmt.Errorf("pin backlog under %d: %w", root, err)
+		}
+		files += n
+		bytes += b
+	}
+	return files, bytes, nil
+}
+
 // Evictable is a file whose cache file may be freed: Resident, or Absent
 // with some ranges fetched; not pinned and not open.
 type Evictable struct {

@@ -252,6 +252,13 @@ func TestPinnedAbsentFromOtherDevice(t *testing.T) {
 	if err != nil || files != 2 || bytes != 15 {
 		t.Fatalf("backlog %d files %d bytes, %v", files, bytes, err)
 	}
+	files, bytes, err = b.PinBacklogUnder(t.Context(), []uint64{bd.Ino})
+	if err != nil || files != 2 || bytes != 15 {
+		t.Fatalf("backlog under d: %d files %d bytes, %v", files, bytes, err)
+	}
+	if files, _, err := b.PinBacklogUnder(t.Context(), []uint64{RootIno}); err != nil || files != 2 {
+		t.Fatalf("backlog under the root: %d, %v", files, err)
+	}
 	for _, p := range todo {
 		if err := b.MarkResident(p.Ino, p.Cver); err != nil {
 			t.Fatal(err)

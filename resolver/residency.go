@@ -301,9 +301,14 @@ func (e *Engine) Pin(roots []uint64, pinned bool) (index.PinResult, error) {
 }
 
 // PinBacklog returns how many pinned files, of how many bytes, are still to
-// fetch, and why the last fetch failed (if it did).
-func (e *Engine) PinBacklog() (files int, bytes int64, lastErr string, err error) {
-	files, bytes, err = e.idx.PinBacklog()
+// fetch (below roots, or anywhere if roots is empty), and why the last fetch
+// failed (if it did).
+func (e *Engine) PinBacklog(ctx context.Context, roots []uint64) (files int, bytes int64, lastErr string, err error) {
+	if len(roots) == 0 {
+		files, bytes, err = e.idx.PinBacklog()
+	} else {
+		files, bytes, err = e.idx.PinBacklogUnder(ctx, roots)
+	}
 	e.res.mu.Lock()
 	lastErr = e.res.pinErr
 	e.res.mu.Unlock()

@@ -247,7 +247,7 @@ func TestPinFetchesTreeAndEvictRefuses(t *testing.T) {
 		t.Fatalf("pin: %+v", res)
 	}
 	backlogEmpty := func() bool {
-		n, _, _, err := b.eng.PinBacklog()
+		n, _, _, err := b.eng.PinBacklog(testCtx(t), []uint64{bp.Ino})
 		return err == nil && n == 0
 	}
 	waitFor(t, "the pinned tree to be fetched", backlogEmpty)

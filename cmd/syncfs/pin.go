@@ -41,7 +41,7 @@ func (r targetsRequest) inos() []uint64 {
 }
 
 // pinLine is one line of POST /v1/pin's stream: first what was pinned, then
-// what is still to fetch (of everything pinned on the mount).
+// what is still to fetch below the pinned paths.
 type pinLine struct {
 	Pinned *index.PinResult `json:"pinned,omitempty"`
 	Files  int              `json:"files"`
@@ -244,7 +244,7 @@ func (d *daemon) handlePin(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		files, size, lastErr, err := d.eng.PinBacklog()
+		files, size, lastErr, err := d.eng.PinBacklog(r.Context(), req.inos())
 		if err != nil {
 			send(pinLine{Done: true, Error: err.Error()})
 			return
