@@ -89,6 +89,7 @@ type applyState struct {
 type localFile struct {
 	ino      uint64
 	ver      version
+	base     VV // the vector of the version held, without the losers merged in
 	state    State
 	mode     uint32
 	cver     int64
@@ -105,16 +106,16 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 	}
 	remote := version{vv: f.VV, hlc: f.HLC, dev: author}
 	var l localFile
-	var vvs string
-	err := tx.QueryRow("SELECT ino, vv, hlc, author, state, mode, cver, content, home_parent, home_name FROM inodes WHERE file_id=?", f.ID).
-		Scan(&l.ino, &vvs, &l.ver.hlc, &l.ver.dev, &l.state, &l.mode, &l.cver, &l.content, &l.homePar, &l.homeName)
+	var vvs, bases string
+	err := tx.QueryRow("SELECT ino, vv, base_vv, hlc, author, state, mode, cver, content, home_parent, home_name FROM inodes WHERE file_id=?", f.ID).
+		Scan(&l.ino, &vvs, &bases, &l.ver.hlc, &l.ver.dev, &l.state, &l.mode, &l.cver, &l.content, &l.homePar, &l.homeName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return db.applyNewFileTx(tx, f, remote, st)
 	}
 	if err != nil {
 		return fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
-	l.ver.vv = parseVV(vvs)
+	l.ver.vv, l.base = parseVV(vvs), parseVV(bases)
 	ord := f.VV.Compare(l.ver.vv)
 	if ord == Equal || ord == Before {
 		// Ours already includes theirs (or is theirs).
@@ -146,8 +147,13 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		return db.retireAndRecreateTx(tx, f, remote, l, st)
 	}
 	staged := l.state == StateStaged
+	// Whether the remote version has seen the version held here: the
+	// vector says more (it includes losers kept as conflict copies, whose
+	// content is safe in the copy).
+	seen := f.VV.Compare(l.base)
+	seenAll := seen == After || seen == Equal
 	if f.Deleted {
-		survive := concurrent || staged
+		survive := !seenAll || staged
 		if !survive && l.mode&syscall.S_IFMT == syscall.S_IFDIR {
 			var n int
 			if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=?", l.ino).Scan(&n); err != nil {
@@ -164,7 +170,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		}
 		return db.applyDeleteTx(tx, f, merged, author, l, st)
 	}
-	remoteWins := ord == After || later(remote, l.ver)
+	remoteWins := ord == After || seenAll || later(remote, l.ver)
 	isReg := l.mode&syscall.S_IFMT == syscall.S_IFREG && f.Mode&syscall.S_IFMT == syscall.S_IFREG
 	var cb []byte
 	if f.Content != nil {
@@ -173,7 +179,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 	// Content both sides changed is a conflict: Staged content is unsynced
 	// (even a dominating remote version has not seen it), journaled content
 	// is compared by its reference.
-	conflict := isReg && f.Content != nil && (staged || concurrent && string(cb) != string(l.content))
+	conflict := isReg && f.Content != nil && (staged || concurrent && !seenAll && string(cb) != string(l.content))
 	if conflict && remoteWins {
 		copyID := conflictFileID(f.ID, l.ver.vv)
 		exists, err := fileExistsTx(tx, copyID)
@@ -239,9 +245,9 @@ func (db *DB) replaceFileTx(tx *sql.Tx, f *FileRecord, cb []byte, remote version
 	if homePar == "" {
 		homePar, homeName = l.homePar, l.homeName
 	}
-	if _, err := tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, rdev=?, size=?, mtime=?, ctime=?, target=?, state=?, cver=?, vv=?, hlc=?, author=?,
+	if _, err := tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, rdev=?, size=?, mtime=?, ctime=?, target=?, state=?, cver=?, vv=?, base_vv=?, hlc=?, author=?,
 		content=coalesce(?, content), journaled=1, home_parent=?, home_name=? WHERE ino=?`,
-		f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Ctime, f.Target, state, cver, merged.encode(), f.HLC, remote.dev, cb, homePar, homeName, l.ino); err != nil {
+		f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Ctime, f.Target, state, cver, merged.encode(), f.VV.encode(), f.HLC, remote.dev, cb, homePar, homeName, l.ino); err != nil {
 		return fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {
@@ -308,9 +314,9 @@ func (db *DB) insertFileTx(tx *sql.Tx, f *FileRecord, v version, vv VV, journale
 	if journaled {
 		j = journaledYes
 	}
-	res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv, hlc, journaled, content, author, home_parent, home_name)
-		VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Mtime, f.Ctime, f.Target, state, vv.encode(), v.hlc, j, cb, v.dev, f.Parent, f.Name)
+	res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv, base_vv, hlc, journaled, content, author, home_parent, home_name)
+		VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.Mode, f.UID, f.GID, f.Rdev, size, f.Mtime, f.Mtime, f.Ctime, f.Target, state, vv.encode(), f.VV.encode(), v.hlc, j, cb, v.dev, f.Parent, f.Name)
 	if err != nil {
 		return 0, fmt.Errorf("apply file %s: %w", f.ID, err)
 	}
@@ -429,7 +435,7 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 		case Equal:
 			// Two links of one orphan made with the entry's unchanged
 			// version: the named child beats none, then the larger ID.
-			if d.Child <= lchild {
+			if !childWinsTx(tx, d.Child, lchild) {
 				return nil
 			}
 		case Concurrent:
@@ -457,7 +463,7 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 		return nil
 	}
 	if child != 0 {
-		keep, err := db.oneDirNameTx(tx, child, parent, version{d.VV, d.HLC, author}, st)
+		keep, err := db.oneDirNameTx(tx, child, parent, d.Name, version{d.VV, d.HLC, author}, st)
 		if err != nil {
 			return err
 		}

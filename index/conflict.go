@@ -181,6 +181,9 @@ func (db *DB) relinkOrphansTx(tx *sql.Tx, st *applyState) error {
 
 func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 	dir := o.mode&syscall.S_IFMT == syscall.S_IFDIR
+	if ok, err := db.linkNamedTx(tx, o, st); ok || err != nil {
+		return err
+	}
 	parent, pfid := RootIno, RootFileID
 	if o.homeParent != "" {
 		var p uint64
@@ -315,7 +318,7 @@ func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l l
 // It reports whether the new entry (in parent, at version v) should be
 // linked; if so, the directory's other name is dropped here. A move that
 // would put a directory below itself is not linked.
-func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, v version, st *applyState) (bool, error) {
+func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v version, st *applyState) (bool, error) {
 	var mode uint32
 	if err := tx.QueryRow("SELECT mode FROM inodes WHERE ino=?", child).Scan(&mode); err != nil {
 		return false, fmt.Errorf("apply entry: %w", err)
@@ -340,8 +343,25 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, v version, st *appl
 	if err != nil {
 		return false, fmt.Errorf("apply entry: %w", err)
 	}
-	if !later(v, version{parseVV(ovvs), ohlc, odev}) {
+	ov := version{parseVV(ovvs), ohlc, odev}
+	switch {
+	case later(v, ov):
+	case later(ov, v):
 		return false, nil
+	default:
+		// Two links made with no version of their own (relinks): the
+		// smaller name wins, wherever it was applied first.
+		var pfid string
+		if err := tx.QueryRow("SELECT file_id FROM inodes WHERE ino=?", parent).Scan(&pfid); err != nil {
+			return false, fmt.Errorf("apply entry: %w", err)
+		}
+		var opfid string
+		if err := tx.QueryRow("SELECT file_id FROM inodes WHERE ino=?", opar).Scan(&opfid); err != nil {
+			return false, fmt.Errorf("apply entry: %w", err)
+		}
+		if opfid+"/"+string(oname) <= pfid+"/"+string(name) {
+			return false, nil
+		}
 	}
 	if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", opar, oname); err != nil {
 		return false, fmt.Errorf("apply entry: %w", err)
@@ -370,4 +390,59 @@ func isDirTx(tx *sql.Tx, fid string) (dir, known bool) {
 		return false, false
 	}
 	return mode&syscall.S_IFMT == syscall.S_IFDIR, true
+}
+
+// linkNamedTx links an orphan where entry versions already name it: an
+// entry that arrived before the file did (from another device's journal)
+// names nothing until then. It reports whether it linked the orphan.
+func (db *DB) linkNamedTx(tx *sql.Tx, o orphan, st *applyState) (bool, error) {
+	rows, err := tx.Query(`SELECT p.ino, v.name FROM dentry_versions v JOIN inodes p ON p.file_id=v.parent_fid
+		WHERE v.child=? AND p.state!=? AND (p.mode & 61440)=16384
+		AND NOT EXISTS(SELECT 1 FROM dentries d WHERE d.parent=p.ino AND d.name=v.name)
+		ORDER BY v.parent_fid, v.name`, o.fid, StateTombstoned)
+	if err != nil {
+		return false, fmt.Errorf("relink %s: %w", o.fid, err)
+	}
+	type ent struct {
+		parent uint64
+		name   []byte
+	}
+	var ents []ent
+	for rows.Next() {
+		var e ent
+		if err := rows.Scan(&e.parent, &e.name); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		ents = append(ents, e)
+	}
+	rows.Close()
+	linked := false
+	for _, e := range ents {
+		if o.mode&syscall.S_IFMT == syscall.S_IFDIR && (linked || db.checkNotAncestor(tx, o.ino, e.parent) != nil) {
+			continue
+		}
+		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", e.parent, e.name, o.ino); err != nil {
+			return false, fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		st.touched[e.parent] = true
+		st.changes = append(st.changes, Change{Parent: e.parent, Name: string(e.name)})
+		linked = true
+	}
+	return linked, nil
+}
+
+// childWinsTx settles two versions of one entry with equal vectors but
+// different children (links made again with no version of their own): a
+// child beats none, a directory beats a file, then the larger file ID.
+func childWinsTx(tx *sql.Tx, rchild, lchild string) bool {
+	if rchild == "" || lchild == "" || rchild == lchild {
+		return rchild > lchild
+	}
+	rd, rok := isDirTx(tx, rchild)
+	ld, lok := isDirTx(tx, lchild)
+	if rok && lok && rd != ld {
+		return rd
+	}
+	return rchild > lchild
 }

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS inodes(
 	journaled INTEGER NOT NULL DEFAULT 0,
 	content BLOB,
 	author  TEXT NOT NULL DEFAULT '',
+	base_vv TEXT NOT NULL DEFAULT '{}',
 	home_parent TEXT NOT NULL DEFAULT '',
 	home_name   BLOB
 );

@@ -129,7 +129,7 @@ func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
 	// file's row was deleted and brought back by a concurrent edit with an
 	// older vector (a counter would then repeat a value).
 	v[db.device] = max(v[db.device]+1, uint64(hlc))
-	if _, err := tx.Exec("UPDATE inodes SET vv=?, hlc=?, author=? WHERE ino=?", v.encode(), hlc, db.device, ino); err != nil {
+	if _, err := tx.Exec("UPDATE inodes SET vv=?, base_vv=?1, hlc=?, author=? WHERE ino=?", v.encode(), hlc, db.device, ino); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
 	}
 	if err := setHomeTx(tx, ino); err != nil {
