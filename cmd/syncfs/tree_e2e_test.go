@@ -5,6 +5,7 @@ package main
 // against what a later mount shows.
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -185,55 +188,91 @@ func (tr *tree) totalSize() int64 {
 	return s
 }
 
+// workers is how many goroutines write or check a tree: FUSE requests
+// are served in parallel, and a few in flight hide each one's latency.
+const workers = 4
+
+// each calls f on every node, from a few goroutines. A failure is reported
+// with t.Errorf and stops handing out further nodes; each reports whether
+// all calls succeeded.
+func each(t testing.TB, ns []*node, f func(*node) error) bool {
+	t.Helper()
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	work := make(chan *node)
+	for range workers {
+		wg.Go(func() {
+			for n := range work {
+				if failed.Load() {
+					continue
+				}
+				if err := f(n); err != nil {
+					failed.Store(true)
+					t.Errorf("%s: %v", n.rel, err)
+				}
+			}
+		})
+	}
+	for _, n := range ns {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	return !failed.Load()
+}
+
 // write creates the tree under root.
 func (tr *tree) write(t testing.TB, root string) {
 	t.Helper()
+	// Parents before children: one at a time.
 	for _, n := range tr.sorted(kindDir) {
 		if err := os.Mkdir(filepath.Join(root, n.rel), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var links []*node
+	var files, links []*node
 	for _, n := range tr.sorted(kindFile) {
 		if n.linkOf != "" {
 			links = append(links, n)
-			continue
+		} else {
+			files = append(files, n)
 		}
+	}
+	ok := each(t, files, func(n *node) error {
 		p := filepath.Join(root, n.rel)
 		if err := os.WriteFile(p, content(n.seed, n.size), 0o600); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if err := os.Chmod(p, n.perm); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for k, v := range n.xattrs {
 			if err := syscall.Setxattr(p, k, []byte(v), 0); err != nil {
-				t.Fatalf("setxattr %s: %v", p, err)
+				return fmt.Errorf("setxattr %s: %w", k, err)
 			}
 		}
-	}
-	for _, n := range links {
-		if err := os.Link(filepath.Join(root, n.linkOf), filepath.Join(root, n.rel)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, n := range tr.sorted(kindSymlink) {
-		if err := os.Symlink(n.target, filepath.Join(root, n.rel)); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return nil
+	})
+	ok = ok && each(t, links, func(n *node) error {
+		return os.Link(filepath.Join(root, n.linkOf), filepath.Join(root, n.rel))
+	})
+	ok = ok && each(t, tr.sorted(kindSymlink), func(n *node) error {
+		return os.Symlink(n.target, filepath.Join(root, n.rel))
+	})
 	// Times last, directories deepest first: creating an entry changes
 	// its parent's mtime.
-	for _, n := range tr.sorted(kindFile) {
-		if err := os.Chtimes(filepath.Join(root, n.rel), n.mtime, n.mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, n := range tr.sorted(kindSymlink) {
+	ok = ok && each(t, tr.sorted(kindFile), func(n *node) error {
+		return os.Chtimes(filepath.Join(root, n.rel), n.mtime, n.mtime)
+	})
+	ok = ok && each(t, tr.sorted(kindSymlink), func(n *node) error {
 		ts := []unix.Timespec{unix.NsecToTimespec(n.mtime.UnixNano()), unix.NsecToTimespec(n.mtime.UnixNano())}
 		if err := unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(root, n.rel), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			t.Fatalf("lutimes %s: %v", n.rel, err)
+			return fmt.Errorf("lutimes: %w", err)
 		}
+		return nil
+	})
+	if !ok {
+		t.FailNow()
 	}
 	dirs := tr.sorted(kindDir)
 	slices.Reverse(dirs)
@@ -257,10 +296,10 @@ const errorCap = 20
 // unread.
 func (tr *tree) verify(t testing.TB, root string, skipContent bool) {
 	t.Helper()
-	errs := 0
+	var errs atomic.Int64
 	errorf := func(format string, args ...any) {
 		t.Helper()
-		if errs++; errs <= errorCap {
+		if errs.Add(1) <= errorCap {
 			t.Errorf(format, args...)
 		}
 	}
@@ -283,18 +322,23 @@ func (tr *tree) verify(t testing.TB, root string, skipContent bool) {
 			errorf("unexpected entry %s", rel)
 		}
 	}
-	inodes := map[string]uint64{}
+	var mu sync.Mutex
+	inodes := map[string]uint64{} // by path: the inode of each file
+	var present []*node
 	for _, rel := range slices.Sorted(maps.Keys(tr.nodes)) {
-		n := tr.nodes[rel]
-		if !seen[rel] {
-			errorf("missing %s %s", n.kind, rel)
-			continue
+		if seen[rel] {
+			present = append(present, tr.nodes[rel])
+		} else {
+			errorf("missing %s %s", tr.nodes[rel].kind, rel)
 		}
+	}
+	each(t, present, func(n *node) error {
+		rel := n.rel
 		p := filepath.Join(root, rel)
 		fi, err := os.Lstat(p)
 		if err != nil {
 			errorf("lstat %s: %v", rel, err)
-			continue
+			return nil
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		switch {
@@ -302,7 +346,7 @@ func (tr *tree) verify(t testing.TB, root string, skipContent bool) {
 			n.kind == kindFile && !fi.Mode().IsRegular(),
 			n.kind == kindSymlink && fi.Mode()&os.ModeSymlink == 0:
 			errorf("%s: mode %v, want a %s", rel, fi.Mode(), n.kind)
-			continue
+			return nil
 		}
 		if n.kind != kindSymlink && fi.Mode().Perm() != n.perm {
 			errorf("%s: permissions %v, want %v", rel, fi.Mode().Perm(), n.perm)
@@ -322,14 +366,10 @@ func (tr *tree) verify(t testing.TB, root string, skipContent bool) {
 			if fi.Size() != n.size {
 				errorf("%s: size %d, want %d", rel, fi.Size(), n.size)
 			}
-			first := n.rel
-			if n.linkOf != "" {
-				first = n.linkOf
-			}
-			if ino, ok := inodes[first]; ok && ino != st.Ino {
-				errorf("%s: inode %d, want %d (a hard link of %s)", rel, st.Ino, ino, first)
-			}
-			inodes[first] = st.Ino
+			mu.Lock()
+			inodes[rel] = st.Ino
+			mu.Unlock()
+			first := cmp.Or(n.linkOf, n.rel)
 			if want := tr.links(first); st.Nlink != uint64(want) {
 				errorf("%s: %d links, want %d", rel, st.Nlink, want)
 			}
@@ -348,9 +388,17 @@ func (tr *tree) verify(t testing.TB, root string, skipContent bool) {
 				}
 			}
 		}
+		return nil
+	})
+	for rel, ino := range inodes {
+		if first := tr.nodes[rel].linkOf; first != "" {
+			if want, ok := inodes[first]; ok && want != ino {
+				errorf("%s: inode %d, want %d (a hard link of %s)", rel, ino, want, first)
+			}
+		}
 	}
-	if errs > errorCap {
-		t.Errorf("... and %d more differences", errs-errorCap)
+	if n := errs.Load(); n > errorCap {
+		t.Errorf("... and %d more differences", n-errorCap)
 	}
 }
 
