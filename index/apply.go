@@ -356,6 +356,11 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 		st.touched[e.parent] = true
 		st.changes = append(st.changes, Change{Parent: e.parent, Name: string(e.name)})
 	}
+	// The entries named it: now they name nothing, so a file linked
+	// again may take the name.
+	if _, err := tx.Exec("UPDATE dentry_versions SET child='' WHERE child=?", f.ID); err != nil {
+		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+	}
 	if _, err := tx.Exec("UPDATE inodes SET nlink=0, state=?, vv=? WHERE ino=?", StateTombstoned, merged.encode(), l.ino); err != nil {
 		return fmt.Errorf("apply delete %s: %w", f.ID, err)
 	}
@@ -435,11 +440,11 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 		case Equal:
 			// Two links of one orphan made with the entry's unchanged
 			// version: the named child beats none, then the larger ID.
-			if !childWinsTx(tx, d.Child, lchild) {
+			if !childWins(d.Child, lchild) {
 				return nil
 			}
 		case Concurrent:
-			if !db.entryWinsTx(tx, version{d.VV, d.HLC, author}, d.Child, version{local, hlc, ldev}, lchild) {
+			if !later(version{d.VV, d.HLC, author}, version{local, hlc, ldev}) {
 				if child != 0 && child != old {
 					st.lost[child] = version{d.VV, d.HLC, author}
 				}

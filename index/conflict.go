@@ -371,26 +371,6 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v vers
 	return true, nil
 }
 
-// entryWinsTx settles two concurrent versions of one entry: a directory
-// beats a file (the file goes to a conflict name), else the later version.
-func (db *DB) entryWinsTx(tx *sql.Tx, remote version, rchild string, local version, lchild string) bool {
-	rd, rok := isDirTx(tx, rchild)
-	ld, lok := isDirTx(tx, lchild)
-	if rok && lok && rd != ld {
-		return rd
-	}
-	return later(remote, local)
-}
-
-// isDirTx reports whether file fid is a directory, and whether it is known
-// here at all.
-func isDirTx(tx *sql.Tx, fid string) (dir, known bool) {
-	var mode uint32
-	if err := tx.QueryRow("SELECT mode FROM inodes WHERE file_id=?", fid).Scan(&mode); err != nil {
-		return false, false
-	}
-	return mode&syscall.S_IFMT == syscall.S_IFDIR, true
-}
 
 // linkNamedTx links an orphan where entry versions already name it: an
 // entry that arrived before the file did (from another device's journal)
@@ -432,17 +412,12 @@ func (db *DB) linkNamedTx(tx *sql.Tx, o orphan, st *applyState) (bool, error) {
 	return linked, nil
 }
 
-// childWinsTx settles two versions of one entry with equal vectors but
+// childWins settles two versions of one entry with equal vectors but
 // different children (links made again with no version of their own): a
-// child beats none, a directory beats a file, then the larger file ID.
-func childWinsTx(tx *sql.Tx, rchild, lchild string) bool {
-	if rchild == "" || lchild == "" || rchild == lchild {
-		return rchild > lchild
-	}
-	rd, rok := isDirTx(tx, rchild)
-	ld, lok := isDirTx(tx, lchild)
-	if rok && lok && rd != ld {
-		return rd
-	}
+// child beats none, then the larger file ID. Only a total order keeps every
+// device's choice the same whatever order versions arrive in; that is why a
+// directory does not beat a file here (it would not be transitive with the
+// later-version rule).
+func childWins(rchild, lchild string) bool {
 	return rchild > lchild
 }

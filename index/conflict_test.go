@@ -194,6 +194,9 @@ func (d *simDevice) pull(other *simDevice, n int) bool {
 		if err := d.db.ApplyBatch(other.name, seq, recs); err != nil {
 			d.t.Fatalf("%s: apply %s/%d: %v", d.name, other.name, seq, err)
 		}
+		if os.Getenv("SYNCFS_DEBUG") != "" {
+			d.t.Logf("%s tree now:\n%s", d.name, dumpTree(d.tree()))
+		}
 		any = true
 		n--
 	}
