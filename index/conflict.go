@@ -371,7 +371,6 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v vers
 	return true, nil
 }
 
-
 // linkNamedTx links an orphan where entry versions already name it: an
 // entry that arrived before the file did (from another device's journal)
 // names nothing until then. It reports whether it linked the orphan.
