@@ -28,6 +28,20 @@
 //     applied here.
 //   - Trash: cache files no longer needed (purged files, replaced versions),
 //     removed by the resolver's janitor.
+//   - Author: the device that made a version; concurrent versions with
+//     equal hybrid times are settled by it.
+//   - Home: the entry (parent file ID, name) a file was found under when its
+//     version was made; where its conflict copy and a relinked file go.
+//   - Base vector (base_vv): the vector of the version a file holds, without
+//     the losing versions merged into its vector; a deletion or edit that has
+//     seen it needs no conflict copy.
+//   - Conflict copy: a losing version kept as "name (conflict <device>
+//     <time>).ext", with a file ID derived from the file's ID and the losing
+//     vector, so that every device makes the same copy (conflict.go).
+//   - Tombstone: the last vector of a deleted file, so that versions its
+//     deletion had seen do not bring it back.
+//   - Orphan: a live file or directory left with no name by other devices'
+//     entries; it is linked again (relinked) at the end of the batch.
 //
 // # Concurrency
 //
