@@ -433,32 +433,29 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("apply entry: %w", err)
 	}
+	// An entry is a last-writer register: the version that is latest in
+	// one total order (hybrid time, author, vector, then child) wins, so
+	// devices agree whatever order versions arrive in. A vector is never
+	// merged into the register: two devices that merged the same versions
+	// could otherwise hold different winners under one vector. (Dominance
+	// implies a later hybrid time, since a device's clock moves past every
+	// time it has seen.)
+	rv, lv := version{d.VV, d.HLC, author}, version{local, hlc, ldev}
 	if have {
-		switch d.VV.Compare(local) {
-		case Before:
+		concurrent := d.VV.Compare(local) == Concurrent
+		if !entryLater(rv, d.Child, lv, lchild) {
+			if concurrent && child != 0 && child != old {
+				st.lost[child] = rv
+			}
 			return nil
-		case Equal:
-			// Two links of one orphan made with the entry's unchanged
-			// version: the named child beats none, then the larger ID.
-			if !childWins(d.Child, lchild) {
-				return nil
-			}
-		case Concurrent:
-			if !later(version{d.VV, d.HLC, author}, version{local, hlc, ldev}) {
-				if child != 0 && child != old {
-					st.lost[child] = version{d.VV, d.HLC, author}
-				}
-				_, err := tx.Exec("UPDATE dentry_versions SET vv=? WHERE parent_fid=? AND name=?", local.Merge(d.VV).encode(), d.Parent, d.Name)
-				return err
-			}
-			if old != 0 && old != child {
-				st.lost[old] = version{local, hlc, ldev}
-			}
+		}
+		if concurrent && old != 0 && old != child {
+			st.lost[old] = lv
 		}
 	}
 	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)
 		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author, child=excluded.child`,
-		d.Parent, d.Name, local.Merge(d.VV).encode(), d.HLC, author, d.Child); err != nil {
+		d.Parent, d.Name, d.VV.encode(), d.HLC, author, d.Child); err != nil {
 		return fmt.Errorf("apply entry: %w", err)
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+hex.EncodeToString(d.Name)); err != nil {

@@ -411,12 +411,16 @@ func (db *DB) linkNamedTx(tx *sql.Tx, o orphan, st *applyState) (bool, error) {
 	return linked, nil
 }
 
-// childWins settles two versions of one entry with equal vectors but
-// different children (links made again with no version of their own): a
-// child beats none, then the larger file ID. Only a total order keeps every
-// device's choice the same whatever order versions arrive in; that is why a
-// directory does not beat a file here (it would not be transitive with the
-// later-version rule).
-func childWins(rchild, lchild string) bool {
-	return rchild > lchild
+// entryLater reports whether entry version a (naming achild) beats b
+// (naming bchild): the later version, and for one version linked again
+// with different children (relinks keep the entry's version), the named
+// child beats none, then the larger file ID.
+func entryLater(a version, achild string, b version, bchild string) bool {
+	switch {
+	case later(a, b):
+		return true
+	case later(b, a):
+		return false
+	}
+	return achild > bchild
 }
