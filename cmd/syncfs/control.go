@@ -136,8 +136,7 @@ func dial(path string) (*controlClient, error) {
 	sock := string(buf[:n])
 	return &controlClient{socket: sock, http: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
+			return dialUnix(ctx, sock)
 		},
 	}}}, nil
 }

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -356,5 +357,27 @@ func TestCrashTraceInLog(t *testing.T) {
 	}
 	if log := readLog(m.cache); !strings.Contains(log, "SIGQUIT") || !strings.Contains(log, "goroutine ") {
 		t.Errorf("the runtime's trace is not in the log:\n%s", log)
+	}
+}
+
+// TestLongCacheDir mounts with a cache directory whose control socket path
+// is longer than a unix socket address holds.
+func TestLongCacheDir(t *testing.T) {
+	st := localStore(t)
+	st.init(t)
+	cacheDir := filepath.Join(t.TempDir(), strings.Repeat("deep-directory-", 10), "cache")
+	if len(filepath.Join(cacheDir, "control.sock")) <= 108 {
+		t.Fatalf("cache path %s is not long enough", cacheDir)
+	}
+	m := mountStore(t, st, cacheDir)
+	if err := os.WriteFile(m.path("f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := m.status(t); !strings.Contains(s, "cache:     "+cacheDir) {
+		t.Errorf("status:\n%s", s)
+	}
+	m.unmount(t)
+	if _, err := os.Stat(filepath.Join(cacheDir, "control.sock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("control socket left behind: %v", err)
 	}
 }

@@ -322,7 +322,7 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 
 	sock := filepath.Join(d.cacheDir, "control.sock")
 	os.Remove(sock) // stale from a crashed daemon; we hold the lock
-	if d.ln, err = net.Listen("unix", sock); err != nil {
+	if d.ln, err = listenUnix(sock); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	d.fsys = fs.New(d.idx, d.cache, fs.Options{
@@ -435,7 +435,7 @@ func (d *daemon) serve(ctx context.Context) error {
 func (d *daemon) close() {
 	if d.ln != nil {
 		d.ln.Close()
-		os.Remove(d.ln.Addr().String())
+		os.Remove(filepath.Join(d.cacheDir, "control.sock"))
 	}
 	if d.fsys != nil {
 		d.fsys.Close()
