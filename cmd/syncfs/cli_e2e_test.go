@@ -36,6 +36,7 @@ func editConfig(t *testing.T, dir, field string, value any) {
 }
 
 func TestRejectedInputs(t *testing.T) {
+	t.Parallel()
 	st := localStore(t)
 	st.init(t)
 	base := t.TempDir()

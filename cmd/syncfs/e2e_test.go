@@ -112,6 +112,7 @@ func roundTrip(t *testing.T, st store, tr *tree) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(seedFor(t), 1))
 	tr := genTree(rng, treeOptions{dirs: 80, files: 2900, empty: 20, big: 5, bigSize: 4 << 20, symlinks: 40, hardlinks: 4, xattrs: 10})
 	st := localStore(t)
@@ -120,6 +121,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestNoPlaintextInStore(t *testing.T) {
+	t.Parallel()
 	const (
 		contentMarker = "PlainContentMarker-7f3a9c"
 		nameMarker    = "PlainNameMarker-2b8e41"
@@ -214,6 +216,7 @@ func TestNoPlaintextInStore(t *testing.T) {
 var pendingRe = regexp.MustCompile(`(\d+) changes \(([0-9.]+ [KMG]?i?B)\) left to upload`)
 
 func TestUnmountReportsPending(t *testing.T) {
+	t.Parallel()
 	st := localStore(t)
 	st.init(t)
 	m := mountStore(t, st, "")
@@ -272,6 +275,7 @@ func TestUnmountReportsPending(t *testing.T) {
 }
 
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
 	st := localStore(t)
 	st.init(t)
 	m := mountStore(t, st, "")
@@ -339,6 +343,7 @@ func TestCrashRecovery(t *testing.T) {
 // daemon dies (a panic; here SIGQUIT's goroutine dump) lands in the log
 // rather than in /dev/null.
 func TestCrashTraceInLog(t *testing.T) {
+	t.Parallel()
 	st := localStore(t)
 	st.init(t)
 	m := mountStore(t, st, "")
@@ -363,6 +368,7 @@ func TestCrashTraceInLog(t *testing.T) {
 // TestLongCacheDir mounts with a cache directory whose control socket path
 // is longer than a unix socket address holds.
 func TestLongCacheDir(t *testing.T) {
+	t.Parallel()
 	st := localStore(t)
 	st.init(t)
 	cacheDir := filepath.Join(t.TempDir(), strings.Repeat("deep-directory-", 10), "cache")

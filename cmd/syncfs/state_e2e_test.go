@@ -13,6 +13,7 @@ import (
 )
 
 func TestStateXattr(t *testing.T) {
+	t.Parallel()
 	st := localStore(t)
 	st.init(t)
 	const rel = "big.bin"

@@ -81,6 +81,7 @@ func flipByte(t *testing.T, p string) {
 }
 
 func TestTampering(t *testing.T) {
+	t.Parallel()
 	st := localStore(t)
 	st.init(t)
 	rng := rand.New(rand.NewPCG(seedFor(t), 2))
