@@ -143,7 +143,11 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 			return putTombstoneTx(tx, f.ID, merged, max(f.HLC, l.ver.hlc), author)
 		}
 		// Deleted here, edited there: the edit survives under a fresh inode
-		// (an open handle keeps the dead one until it is released).
+		// (an open handle keeps the dead one until it is released),
+		// unless it lost to the version deleted.
+		if lost, err := db.editLosesToDeletedTx(tx, f, remote, st); lost || err != nil {
+			return err
+		}
 		return db.retireAndRecreateTx(tx, f, remote, l, st)
 	}
 	staged := l.state == StateStaged
@@ -160,6 +164,23 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 				return fmt.Errorf("apply delete %s: %w", f.ID, err)
 			}
 			survive = n > 0
+		}
+		if survive && f.Base != nil {
+			// The deletion removed a version concurrent with ours that
+			// beats it: ours becomes a conflict copy, as it did on the
+			// deleting device, and the deletion goes ahead.
+			bv := version{f.Base.VV, f.Base.HLC, f.Base.Dev}
+			if f.Base.VV.Compare(l.base) == Concurrent && later(bv, l.ver) && l.mode&syscall.S_IFMT == syscall.S_IFREG {
+				copyID := conflictFileID(f.ID, l.ver.vv)
+				exists, err := fileExistsTx(tx, copyID)
+				if err != nil {
+					return err
+				}
+				if !exists {
+					return db.localCopyThenDeleteTx(tx, f, merged, author, copyID, l, st)
+				}
+				survive = false
+			}
 		}
 		if survive {
 			// An edit beats a delete: ours stays, and its vector now
@@ -278,6 +299,9 @@ func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, st *appl
 		// deletion's: a later deletion that has seen this version (but not
 		// the first deletion) must still dominate it. The tombstone stays,
 		// to keep out versions the first deletion had seen.
+		if lost, err := db.editLosesToDeletedTx(tx, f, remote, st); lost || err != nil {
+			return err
+		}
 	}
 	ino, err := db.insertFileTx(tx, f, remote, f.VV, true)
 	if err != nil {
@@ -368,6 +392,9 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 		return fmt.Errorf("apply delete %s: %w", f.ID, err)
 	}
 	if err := putTombstoneTx(tx, f.ID, merged, max(f.HLC, l.ver.hlc), author); err != nil {
+		return err
+	}
+	if err := setTombBaseTx(tx, f.ID, version{l.base, l.ver.hlc, l.ver.dev}); err != nil {
 		return err
 	}
 	return db.purgeTx(tx, l.ino)

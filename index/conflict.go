@@ -119,6 +119,59 @@ func putTombstoneTx(tx *sql.Tx, fid string, vv VV, hlc int64, dev string) error 
 	return nil
 }
 
+// setTombBaseTx records the live version a deletion removed (the latest,
+// if several devices deleted different ones).
+func setTombBaseTx(tx *sql.Tx, fid string, base version) error {
+	if old, ok, err := tombBaseTx(tx, fid); err != nil || ok && !later(base, old) {
+		return err
+	}
+	if _, err := tx.Exec("UPDATE tombstones SET base_vv=?, base_hlc=?, base_author=? WHERE file_id=?", base.vv.encode(), base.hlc, base.dev, fid); err != nil {
+		return fmt.Errorf("tombstone %s: %w", fid, err)
+	}
+	return nil
+}
+
+// tombBaseTx returns the live version a deletion of fid removed, if known.
+func tombBaseTx(tx *sql.Tx, fid string) (version, bool, error) {
+	var vs, dev string
+	var hlc int64
+	err := tx.QueryRow("SELECT base_vv, base_hlc, base_author FROM tombstones WHERE file_id=?", fid).Scan(&vs, &hlc, &dev)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && vs == "" {
+		return version{}, false, nil
+	}
+	if err != nil {
+		return version{}, false, fmt.Errorf("tombstone %s: %w", fid, err)
+	}
+	return version{parseVV(vs), hlc, dev}, true, nil
+}
+
+// editLosesToDeletedTx settles an edit that arrives for a file deleted
+// here: if the edit is concurrent with the version the deletion removed and
+// loses to it, the edit is kept as a conflict copy and the file stays
+// deleted, which is what a device that saw both versions before the
+// deletion ends with. It reports whether it did so.
+func (db *DB) editLosesToDeletedTx(tx *sql.Tx, f *FileRecord, remote version, st *applyState) (bool, error) {
+	base, ok, err := tombBaseTx(tx, f.ID)
+	if err != nil || !ok {
+		return false, err
+	}
+	if f.VV.Compare(base.vv) != Concurrent || !later(base, remote) || f.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return false, nil
+	}
+	c := *f
+	c.ID = conflictFileID(f.ID, f.VV)
+	exists, err := fileExistsTx(tx, c.ID)
+	if err != nil || exists {
+		return true, err
+	}
+	ino, err := db.insertFileTx(tx, &c, remote, f.VV, false)
+	if err != nil {
+		return true, err
+	}
+	st.touched[ino] = true
+	return true, db.queueFile(tx, ino)
+}
+
 // fileExistsTx reports whether fid is known here, live or deleted.
 func fileExistsTx(tx *sql.Tx, fid string) (bool, error) {
 	var n int
@@ -423,4 +476,50 @@ func entryLater(a version, achild string, b version, bchild string) bool {
 		return false
 	}
 	return achild > bchild
+}
+
+// localCopyThenDeleteTx keeps the local version of a file as its conflict
+// copy copyID (the inode and cache file move to the copy, as in
+// keepLocalAsCopyTx) and records the file's deletion.
+func (db *DB) localCopyThenDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author, copyID string, l localFile, st *applyState) error {
+	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=? WHERE ino=?", copyID, journaledMaybe, l.ino); err != nil {
+		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	// Its names were the file's: they go, and the copy is linked again
+	// under a conflict name.
+	rows, err := tx.Query("SELECT parent, name FROM dentries WHERE ino=?", l.ino)
+	if err != nil {
+		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	var gone []Change
+	for rows.Next() {
+		var c Change
+		var name []byte
+		if err := rows.Scan(&c.Parent, &name); err != nil {
+			rows.Close()
+			return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+		}
+		c.Name = string(name)
+		gone = append(gone, c)
+	}
+	rows.Close()
+	if _, err := tx.Exec("DELETE FROM dentries WHERE ino=?", l.ino); err != nil {
+		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	for _, c := range gone {
+		st.touched[c.Parent] = true
+	}
+	st.changes = append(st.changes, gone...)
+	if _, err := tx.Exec("UPDATE dentry_versions SET child='' WHERE child=?", f.ID); err != nil {
+		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	if err := db.queueFile(tx, l.ino); err != nil {
+		return err
+	}
+	st.touched[l.ino] = true
+	st.changes = append(st.changes, Change{Ino: l.ino})
+	if err := putTombstoneTx(tx, f.ID, merged, f.HLC, author); err != nil {
+		return err
+	}
+	return setTombBaseTx(tx, f.ID, version{f.Base.VV, f.Base.HLC, f.Base.Dev})
 }

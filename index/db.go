@@ -68,7 +68,10 @@ CREATE TABLE IF NOT EXISTS tombstones(
 	file_id TEXT PRIMARY KEY,
 	vv      TEXT NOT NULL,
 	hlc     INTEGER NOT NULL,
-	author  TEXT NOT NULL DEFAULT ''
+	author  TEXT NOT NULL DEFAULT '',
+	base_vv     TEXT NOT NULL DEFAULT '',
+	base_hlc    INTEGER NOT NULL DEFAULT 0,
+	base_author TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS xattrs(
 	ino   INTEGER NOT NULL,

@@ -31,6 +31,18 @@ type FileRecord struct {
 	// file that lost all its names is linked again. Empty in old records.
 	Parent string `json:"parent,omitempty"`
 	Name   []byte `json:"name,omitempty"`
+	// Base is, in a deletion, the live version it removed (as its author
+	// made it): an edit concurrent with that version and losing to it is
+	// kept as a conflict copy rather than undoing the deletion.
+	Base *VersionRef `json:"base,omitempty"`
+}
+
+// VersionRef names one version of a file: its vector, hybrid time and
+// author.
+type VersionRef struct {
+	VV  VV     `json:"vv"`
+	HLC int64  `json:"hlc"`
+	Dev string `json:"dev"`
 }
 
 // DentryRecord is a version of one directory entry: the name Name in the

@@ -223,7 +223,13 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 		if journaled == journaledNo {
 			return nil, nil, false, nil
 		}
-		return &FileRecord{ID: a.FileID, Deleted: true, Mode: a.Mode, VV: parseVV(vvs), HLC: hlc, Dev: db.foreignAuthor(author)}, nil, false, nil
+		rec := &FileRecord{ID: a.FileID, Deleted: true, Mode: a.Mode, VV: parseVV(vvs), HLC: hlc, Dev: db.foreignAuthor(author)}
+		if base, ok, err := tombBaseTx(tx, a.FileID); err != nil {
+			return nil, nil, false, err
+		} else if ok {
+			rec.Base = &VersionRef{VV: base.vv, HLC: base.hlc, Dev: base.dev}
+		}
+		return rec, nil, false, nil
 	}
 	rec = &FileRecord{ID: a.FileID, Mode: a.Mode, UID: a.UID, GID: a.GID, Rdev: a.Rdev, Mtime: a.Mtime, Ctime: a.Ctime, Target: target, VV: parseVV(vvs), HLC: hlc,
 		Dev: db.foreignAuthor(author), Parent: homePar, Name: homeName}

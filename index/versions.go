@@ -117,9 +117,10 @@ func (db *DB) observe(h int64) {
 // is gone leaves a tombstone, so a stale version arriving later cannot bring
 // it back.
 func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
-	var vs, fid string
+	var vs, fid, bases, author string
 	var state State
-	if err := tx.QueryRow("SELECT vv, file_id, state FROM inodes WHERE ino=?", ino).Scan(&vs, &fid, &state); err != nil {
+	var oldHLC int64
+	if err := tx.QueryRow("SELECT vv, file_id, state, base_vv, hlc, author FROM inodes WHERE ino=?", ino).Scan(&vs, &fid, &state, &bases, &oldHLC, &author); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
 	}
 	v := parseVV(vs)
@@ -137,6 +138,9 @@ func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
 	}
 	if state == StateTombstoned {
 		if err := putTombstoneTx(tx, fid, v, hlc, db.device); err != nil {
+			return err
+		}
+		if err := setTombBaseTx(tx, fid, version{parseVV(bases), oldHLC, author}); err != nil {
 			return err
 		}
 	}
