@@ -348,7 +348,7 @@ func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merge
 // survives. The dead inode gets a private ID and leaves the outbox (its
 // deletion is moot), and a new inode takes the file's ID.
 func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l localFile, st *applyState) error {
-	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=? WHERE ino=?", "retired-"+randomID(16), journaledNo, l.ino); err != nil {
+	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=? WHERE ino=?", "retired-"+db.randomID(16), journaledNo, l.ino); err != nil {
 		return fmt.Errorf("revive %s: %w", f.ID, err)
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {

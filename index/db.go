@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -115,6 +116,9 @@ type Options struct {
 	RootMode         uint32
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand is where file IDs come from; nil means crypto/rand. Tests set it
+	// to replay a run exactly.
+	Rand io.Reader
 }
 
 // DB is an open index.
@@ -126,6 +130,7 @@ type DB struct {
 	now func() time.Time
 
 	device string
+	rand   io.Reader // source of file IDs; reads happen under mu
 
 	// mu serialises writes and protects the following.
 	mu      sync.Mutex
@@ -160,6 +165,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if db.now == nil {
 		db.now = time.Now
 	}
+	db.rand = opts.Rand
+	if db.rand == nil {
+		db.rand = rand.Reader
+	}
 	if err := db.init(opts); err != nil {
 		db.Close()
 		return nil, err
@@ -188,7 +197,7 @@ func (db *DB) init(opts Options) error {
 	if dev == "" {
 		dev = opts.Device
 		if dev == "" {
-			dev = randomID(8)
+			dev = db.randomID(8)
 		}
 		if err := db.setMeta(nil, "device", dev); err != nil {
 			return err
@@ -354,6 +363,17 @@ func (db *DB) withTx(fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// randomID returns n random bytes in hex. Callers hold mu, or are Open.
+func (db *DB) randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(db.rand, b); err != nil {
+		panic("random source failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// randomID returns n bytes from crypto/rand in hex, for callers without a
+// DB at hand.
 func randomID(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
