@@ -157,7 +157,7 @@ func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr,
 		}
 		res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')`,
-			randomID(16), mode, n.UID, gid, n.Rdev, nlink, len(target), now, now, now, target, state)
+			db.randomID(16), mode, n.UID, gid, n.Rdev, nlink, len(target), now, now, now, target, state)
 		if err != nil {
 			return fmt.Errorf("create %q: %w", name, err)
 		}
