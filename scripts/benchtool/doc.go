@@ -20,7 +20,7 @@
 //	    creates N empty files (flat in DIR, or spread over a 3-level tree),
 //	    stats them, reads the directories and deletes everything, printing
 //	    one "phase<TAB>ops/s" line per phase.
-//	benchtool report -in RAW -out DIR [-targets raw,syncfs,...]
+//	benchtool report -in RAW -out DIR [-targets raw,syncfs,...] [-note TEXT]
 //	    reads the measurements scripts/bench collected (lines of
 //	    "workload<TAB>unit<TAB>better<TAB>target<TAB>value") and prints the
 //	    table, and writes results.tsv, results.md and ratios.dat (the

@@ -61,6 +61,7 @@ func runReport(args []string, w io.Writer) error {
 	in := fl.String("in", "", "measurements file written by scripts/bench")
 	out := fl.String("out", "", "directory for results.tsv, results.md and ratios.dat")
 	targetList := fl.String("targets", "raw,syncfs,rclone,gocryptfs", "targets, in column order, raw first")
+	note := fl.String("note", "", "a line on the run's settings, printed above the tables")
 	if err := fl.Parse(args); err != nil {
 		return fmt.Errorf("report flags: %w", errUsage)
 	}
@@ -72,13 +73,22 @@ func runReport(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *note != "" {
+		fmt.Fprintln(w, *note)
+	}
 	writeText(w, rows, targets)
+	markdown := func(w io.Writer, rows []*row, targets []string) {
+		if *note != "" {
+			fmt.Fprintf(w, "%s\n\n", *note)
+		}
+		writeMarkdown(w, rows, targets)
+	}
 	files := []struct {
 		name  string
 		write func(io.Writer, []*row, []string)
 	}{
 		{"results.tsv", writeTSV},
-		{"results.md", writeMarkdown},
+		{"results.md", markdown},
 		{"ratios.dat", writeRatios},
 	}
 	for _, f := range files {
