@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand"
 	"os"
 	"path/filepath"
 	"sort"
@@ -49,10 +50,17 @@ func (c *simClock) advance(d time.Duration) {
 }
 
 func newSim(t *testing.T, clock *simClock, names ...string) []*simDevice {
+	return newSimSeeded(t, clock, 1, names...)
+}
+
+// newSimSeeded makes devices whose file IDs come from seed, so that a run
+// replays exactly.
+func newSimSeeded(t *testing.T, clock *simClock, seed int64, names ...string) []*simDevice {
 	t.Helper()
 	var out []*simDevice
-	for _, n := range names {
-		db, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{Device: n, Now: clock.Now})
+	for i, n := range names {
+		src := mrand.New(mrand.NewSource(seed*1000 + int64(i)))
+		db, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{Device: n, Now: clock.Now, Rand: src})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -371,13 +371,3 @@ func (db *DB) randomID(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
-
-// randomID returns n bytes from crypto/rand in hex, for callers without a
-// DB at hand.
-func randomID(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return hex.EncodeToString(b)
-}
