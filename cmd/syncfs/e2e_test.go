@@ -66,6 +66,7 @@ func roundTrip(t *testing.T, st store, tr *tree) {
 	if err := os.RemoveAll(cacheDir); err != nil {
 		t.Fatal(err)
 	}
+	cacheDir = filepath.Join(t.TempDir(), "cache")
 	big := bigFiles(tr)
 	ok = t.Run("fresh cache", func(t *testing.T) {
 		m := mountStore(t, st, cacheDir)
@@ -220,20 +221,7 @@ func TestUnmountReportsPending(t *testing.T) {
 	st := localStore(t)
 	st.init(t)
 	m := mountStore(t, st, "")
-	// Make the store unreachable: move it away and put a plain file in its
-	// place, so that no upload can recreate it.
-	away := st.url + ".away"
-	if err := os.Rename(st.url, away); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(st.url, []byte("not a directory"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	restore := func() {
-		os.Remove(st.url)
-		os.Rename(away, st.url)
-	}
-	t.Cleanup(restore)
+	restore := makeUnreachable(t, st)
 	files := map[string][]byte{"small.txt": []byte("small\n"), "big.bin": content(3, 2<<20)}
 	bounded(t, time.Minute, "writing", func() {
 		for name, b := range files {
@@ -274,11 +262,53 @@ func TestUnmountReportsPending(t *testing.T) {
 	})
 }
 
+// makeUnreachable swaps a local store's directory for a plain file, so that
+// no upload can reach (or recreate) it, and returns the function that puts
+// it back; a cleanup puts it back too.
+func makeUnreachable(t *testing.T, st store) (restore func()) {
+	t.Helper()
+	away := st.url + ".away"
+	if err := os.Rename(st.url, away); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.url, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restore = func() {
+		if fi, err := os.Stat(away); err == nil && fi.IsDir() {
+			os.Remove(st.url)
+			if err := os.Rename(away, st.url); err != nil {
+				t.Errorf("restore the store: %v", err)
+			}
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
 func TestCrashRecovery(t *testing.T) {
 	t.Parallel()
+	for _, unreachable := range []bool{false, true} {
+		// With the store unreachable the daemon is certainly killed
+		// before it uploads; otherwise it may or may not have.
+		name := "store reachable"
+		if unreachable {
+			name = "store unreachable"
+		}
+		t.Run(name, func(t *testing.T) { crashRecovery(t, unreachable) })
+	}
+}
+
+// crashRecovery SIGKILLs the daemon right after a write and fsync, and
+// checks that the data comes back and is uploaded.
+func crashRecovery(t *testing.T, unreachable bool) {
 	st := localStore(t)
 	st.init(t)
 	m := mountStore(t, st, "")
+	restore := func() {}
+	if unreachable {
+		restore = makeUnreachable(t, st)
+	}
 	files := map[string][]byte{"inline.txt": []byte("written before the crash\n"), "chunked.bin": content(11, 1500<<10)}
 	bounded(t, time.Minute, "writing and fsyncing", func() {
 		for name, b := range files {
@@ -298,6 +328,13 @@ func TestCrashRecovery(t *testing.T) {
 			}
 		}
 	})
+	for name := range files {
+		state := getState(t, m.path(name))
+		t.Logf("%s is %s when the daemon is killed", name, state)
+		if unreachable && state != "staged" {
+			t.Errorf("%s is %s with the store unreachable, want staged", name, state)
+		}
+	}
 	pid := daemonPID(m.cache)
 	if pid == 0 {
 		t.Fatal("no daemon process found for the mount")
@@ -313,6 +350,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("unmount of the dead mount: %s", r)
 	}
 	t.Logf("unmount of a dead mount said: %s", strings.TrimSpace(r.stderr+r.stdout))
+	restore()
 
 	t.Run("same cache", func(t *testing.T) {
 		m2 := mountAt(t, st, m.dir, m.cache)

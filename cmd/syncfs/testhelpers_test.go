@@ -97,10 +97,21 @@ func cmdEnv(extra ...string) []string {
 }
 
 // syncfs runs the binary with env (on top of cmdEnv) and args, bounded by
-// cmdTimeout.
+// cmdTimeout; it fails the test if the binary cannot run or is killed.
 func syncfs(t testing.TB, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	r, err := runBinary(cmdTimeout, env, args...)
+	if err != nil {
+		t.Fatalf("%v\nstderr: %s", err, r.stderr)
+	}
+	return r
+}
+
+// runBinary runs the binary like syncfs, but returns an error (a binary
+// that could not start, or was killed at the deadline) rather than failing
+// the test: for cleanups, which must go on.
+func runBinary(timeout time.Duration, env []string, args ...string) (result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, syncfsBin, args...)
 	cmd.Env = cmdEnv(env...)
@@ -110,16 +121,17 @@ func syncfs(t testing.TB, env []string, args ...string) result {
 	// does not wait for it; WaitDelay bounds it anyway.
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
-	r := result{args: args, stdout: out.String(), stderr: errb.String(), code: 0}
+	r := result{args: args, stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee) && ee.ExitCode() >= 0:
 		r.code = ee.ExitCode()
 	default:
-		t.Fatalf("syncfs %s: %v (ctx: %v)\nstderr: %s", strings.Join(args, " "), err, ctx.Err(), r.stderr)
+		r.code = -1
+		return r, fmt.Errorf("syncfs %s: %w (deadline: %v)", strings.Join(args, " "), err, ctx.Err())
 	}
-	return r
+	return r, nil
 }
 
 // mustSyncfs runs the binary and fails the test unless it exits 0.
@@ -307,9 +319,9 @@ func isMountPoint(dir string) bool {
 func forceUnmount(t testing.TB, mnt, cacheDir string) {
 	t.Helper()
 	if isMountPoint(mnt) {
-		r := syncfs(t, nil, "unmount", "--wait", "5s", mnt)
-		if r.code != 0 || isMountPoint(mnt) {
-			t.Errorf("cleanup: unmount failed; aborting the connection: %s", r)
+		r, err := runBinary(30*time.Second, nil, "unmount", "--wait", "5s", mnt)
+		if err != nil || r.code != 0 || isMountPoint(mnt) {
+			t.Errorf("cleanup: unmount failed (%v); aborting the connection: %s", err, r)
 			for dev, ok := mountInfo(mnt); ok; dev, ok = mountInfo(mnt) {
 				abortFUSE(dev)
 				if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
