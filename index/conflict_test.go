@@ -294,18 +294,29 @@ func dumpTree(m map[string]simEntry) string {
 // link counts; it returns the tree.
 func checkConverged(t *testing.T, devs []*simDevice) map[string]simEntry {
 	t.Helper()
+	tr, problem := converged(t, devs)
+	if problem != "" {
+		t.Fatal(problem)
+	}
+	return tr
+}
+
+// converged compares every device's tree and link counts; it returns the
+// first device's tree and what differs ("" if nothing).
+func converged(t *testing.T, devs []*simDevice) (map[string]simEntry, string) {
+	t.Helper()
 	first := devs[0].tree()
 	for _, d := range devs[1:] {
 		if got := d.tree(); dumpTree(got) != dumpTree(first) {
-			t.Fatalf("trees differ:\n%s:\n%s%s:\n%s%s", devs[0].name, dumpTree(first), d.name, dumpTree(got), debugAll(devs))
+			return first, fmt.Sprintf("trees differ:\n%s:\n%s%s:\n%s%s", devs[0].name, dumpTree(first), d.name, dumpTree(got), debugAll(devs))
 		}
 	}
 	for _, d := range devs {
 		if p, err := d.db.Integrity(t.Context()); err != nil || len(p) > 0 {
-			t.Fatalf("%s: integrity: %v %v", d.name, p, err)
+			return first, fmt.Sprintf("%s: integrity: %v %v", d.name, p, err)
 		}
 	}
-	return first
+	return first, ""
 }
 
 // contents returns the multiset of content hashes in a tree.
