@@ -207,8 +207,19 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		if err != nil {
 			return err
 		}
+		if exists && staged {
+			// Unsynced content is in no copy yet, whatever holds that ID
+			// (a copy deleted by hand): it gets an ID of its own.
+			copyID = conflictFileID(copyID, l.ver.vv)
+			if exists, err = fileExistsTx(tx, copyID); err != nil {
+				return err
+			}
+		}
 		if !exists {
 			return db.keepLocalAsCopyTx(tx, f, remote, merged, copyID, l, st)
+		}
+		if staged {
+			return fmt.Errorf("apply file %s: no free conflict copy ID for staged content: %w", f.ID, ErrExist)
 		}
 		// The copy is there already (another device made it from our
 		// journaled version): replacing our content loses nothing.
