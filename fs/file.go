@@ -62,7 +62,17 @@ func (fsys *FS) open(cancel <-chan struct{}, ino uint64, flags uint32, out *fuse
 		fsys.idx.Release(ino, write)
 		return fsys.status("open", err)
 	}
-	h := &handle{ino: ino, key: key, f: f, write: write, absent: a.State == index.StateAbsent, size: a.Size}
+	absent := a.State == index.StateAbsent
+	if absent && a.Size == 0 {
+		// Nothing to fetch: the empty cache file is the whole content.
+		if err := fsys.idx.MarkResident(ino, a.Cver); err != nil {
+			f.Close()
+			fsys.idx.Release(ino, write)
+			return fsys.status("open", err)
+		}
+		absent = false
+	}
+	h := &handle{ino: ino, key: key, f: f, write: write, absent: absent, size: a.Size}
 	fsys.mu.Lock()
 	fsys.nextFh++
 	fh := fsys.nextFh

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/cache"
 	"github.com/syncfs/syncfs/index"
 )
 
@@ -17,10 +18,16 @@ const StateXattr = "user.syncfs.state"
 // PATH. Like StateXattr it is never listed and not settable.
 const ControlXattr = "user.syncfs.control"
 
-func stateString(a index.Attr) string {
+func (fsys *FS) stateString(a index.Attr) string {
 	s := a.State.String()
 	if !a.IsRegular() {
 		s = "resident" // metadata only: always local
+	}
+	if a.State == index.StateAbsent {
+		// Some ranges fetched, not all: the cache knows.
+		if r, err := fsys.cache.Present(cache.Key{Ino: a.Ino, Cver: a.Cver}); err == nil && len(r) > 0 {
+			s = "partial"
+		}
 	}
 	if a.Pinned {
 		s += ",pinned"
@@ -38,7 +45,7 @@ func (fsys *FS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 		if err != nil {
 			return 0, fsys.status("getxattr", err)
 		}
-		v = []byte(stateString(a))
+		v = []byte(fsys.stateString(a))
 	} else {
 		var err error
 		if v, err = fsys.idx.GetXattr(h.NodeId, name); err != nil {
