@@ -44,6 +44,12 @@ func (fsys *FS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 
 func (fsys *FS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse.Status {
 	off := in.Offset
+	if off == 0 {
+		// A listing from the start reads the directory (relatime).
+		if err := fsys.idx.Accessed(in.NodeId); err != nil {
+			fsys.log.Error("access time", "ino", in.NodeId, "err", err)
+		}
+	}
 	add := func(e fuse.DirEntry, a *index.Attr) bool {
 		if !plus {
 			return out.AddDirEntry(e)

@@ -72,7 +72,7 @@ func (fsys *FS) open(cancel <-chan struct{}, ino uint64, flags uint32, out *fuse
 		}
 		absent = false
 	}
-	h := &handle{ino: ino, key: key, f: f, write: write, absent: absent, size: a.Size}
+	h := &handle{ino: ino, key: key, f: f, write: write, absent: absent, size: a.Size, noatime: flags&syscall.O_NOATIME != 0}
 	fsys.mu.Lock()
 	fsys.nextFh++
 	fh := fsys.nextFh
@@ -120,7 +120,28 @@ func (fsys *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fsys.status("read", err)
 	}
+	fsys.accessed(h)
 	return fuse.ReadResultData(buf[:n]), fuse.OK
+}
+
+// accessed applies relatime to a read through h. Once a handle has checked,
+// later reads skip the check (and its index query) until something on the
+// mount was written or changed: only then can the rule give another answer
+// within the day.
+func (fsys *FS) accessed(h *handle) {
+	if h.noatime {
+		return
+	}
+	now := fsys.changes.Load()
+	h.mu.Lock()
+	fresh := h.atimeSet && h.atimeAt == now
+	h.atimeAt, h.atimeSet = now, true
+	h.mu.Unlock()
+	if !fresh {
+		if err := fsys.idx.Accessed(h.ino); err != nil {
+			fsys.log.Error("access time", "ino", h.ino, "err", err)
+		}
+	}
 }
 
 // Write writes to the cache file; the size and mtime change is coalesced in
@@ -131,6 +152,7 @@ func (fsys *FS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 		return 0, fuse.EBADF
 	}
 	n, err := h.f.WriteAt(data, int64(in.Offset))
+	fsys.changes.Add(1)
 	if n > 0 {
 		fsys.idx.NoteWrite(h.ino, int64(in.Offset)+int64(n), now())
 	}

@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/cache"
 	"github.com/syncfs/syncfs/index"
+	"golang.org/x/sys/unix"
 )
 
 // Options configure the adapter.
@@ -48,6 +50,11 @@ type FS struct {
 	handles map[uint64]*handle
 	nextFh  uint64
 
+	// changes counts writes and attribute changes, so that a handle can
+	// tell whether its last access time check may be out of date (see
+	// accessed).
+	changes atomic.Uint64
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -61,9 +68,13 @@ type handle struct {
 	f     *os.File
 	write bool
 
-	mu     sync.Mutex // guards absent and size
-	absent bool       // content may be incomplete: reads go through cache.Ensure
-	size   int64      // the size of the version being fetched
+	noatime bool // opened O_NOATIME: reads leave the access time alone
+
+	mu       sync.Mutex // guards the following
+	absent   bool       // content may be incomplete: reads go through cache.Ensure
+	size     int64      // the size of the version being fetched
+	atimeAt  uint64     // FS.changes when this handle last checked the access time
+	atimeSet bool       // atimeAt is set
 }
 
 // New returns the adapter. Call Close after the server stops.
@@ -157,7 +168,7 @@ func (fsys *FS) ctx(cancel <-chan struct{}) (context.Context, context.CancelFunc
 func (fsys *FS) fillAttr(a index.Attr, out *fuse.Attr) {
 	out.Ino = a.Ino
 	out.Size = uint64(a.Size)
-	out.Blocks = (uint64(a.Size) + 511) / 512
+	out.Blocks = fsys.blocks(a)
 	out.Blksize = 4096
 	out.Atime, out.Atimensec = split(a.Atime)
 	out.Mtime, out.Mtimensec = split(a.Mtime)
@@ -192,6 +203,19 @@ func joinTime(sec uint64, nsec uint32) int64 {
 		return -maxSec * 1e9
 	}
 	return s*1e9 + int64(nsec)
+}
+
+// blocks returns the 512-byte blocks a file takes: for local content, what
+// its cache file takes (a sparse file stays small, as du expects); else
+// what its size would.
+func (fsys *FS) blocks(a index.Attr) uint64 {
+	if a.IsRegular() && a.Size > 0 && a.State != index.StateAbsent {
+		var st unix.Stat_t
+		if unix.Stat(fsys.cache.Path(cache.Key{Ino: a.Ino, Cver: a.Cver}), &st) == nil {
+			return uint64(st.Blocks)
+		}
+	}
+	return (uint64(a.Size) + 511) / 512
 }
 
 func (fsys *FS) fillEntry(a index.Attr, out *fuse.EntryOut) {

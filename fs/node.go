@@ -45,6 +45,7 @@ func (fsys *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 // all the content is local, then truncates the cache file.
 func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
 	s := setAttrIn(in)
+	fsys.changes.Add(1)
 	if s.Size != nil {
 		if st := fsys.truncate(cancel, in.NodeId, *s.Size); !st.Ok() {
 			return st

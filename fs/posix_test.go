@@ -17,3 +17,9 @@ func TestMountGroups(t *testing.T) {
 		t.Fatalf("index integrity after the groups: %v %v", problems, err)
 	}
 }
+
+// TestMountPosixtest runs go-fuse's posixtest cases through a mount.
+func TestMountPosixtest(t *testing.T) {
+	mnt, _ := mountTest(t)
+	fstests.RunPosixtest(t, fstests.Subdirs(mnt))
+}

@@ -13,6 +13,15 @@ import (
 // line here.
 var All = map[string]func(t *testing.T, dir string){
 	"AppendWrite":          AppendWrite,
+	"AtimeRelatime":        AtimeRelatime,
+	"DirectIO":             DirectIO,
+	"ExecTextBusy":         ExecTextBusy,
+	"Locks":                Locks,
+	"MmapShared":           MmapShared,
+	"ReaddirSeek":          ReaddirSeek,
+	"SparseLarge":          SparseLarge,
+	"Statfs":               Statfs,
+	"SyncCalls":            SyncCalls,
 	"ChmodModes":           ChmodModes,
 	"CreateReadWrite":      CreateReadWrite,
 	"HardLinks":            HardLinks,

@@ -7,3 +7,9 @@ import "testing"
 func TestGroupsLocal(t *testing.T) {
 	RunGroups(t, func(t *testing.T) string { return t.TempDir() })
 }
+
+// TestPosixtestLocal runs go-fuse's posixtest cases on the kernel's own
+// file system.
+func TestPosixtestLocal(t *testing.T) {
+	RunPosixtest(t, func(t *testing.T) string { return t.TempDir() })
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 )
 
 // RootIno is the root directory's inode number; RootFileID its file ID.
@@ -52,12 +53,19 @@ func scanAttr(s scanner) (Attr, error) {
 }
 
 // pendingAttr is the coalesced effect of write(2) calls on one file, kept in
-// memory until flush, fsync, release or the periodic flush commits it.
+// memory until flush, fsync, release or the periodic flush commits it, and
+// an access time not yet written (relatime), which only the periodic flush
+// and Close write.
 type pendingAttr struct {
 	size  int64
+	sized bool // size holds the file's size (else it must be read first)
 	mtime int64
-	dirty bool
+	dirty bool  // size and mtime are to be committed
+	atime int64 // an access time to write, or 0
 }
+
+// idle reports whether the entry holds nothing to commit.
+func (p *pendingAttr) idle() bool { return !p.dirty && p.atime == 0 }
 
 func (db *DB) getAttrTx(tx *sql.Tx, ino uint64) (Attr, error) {
 	a, err := scanAttr(tx.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
@@ -74,7 +82,14 @@ func (db *DB) getAttrTx(tx *sql.Tx, ino uint64) (Attr, error) {
 // applyOverlay merges uncommitted write effects. Callers hold db.mu, or
 // accept a racy but monotonic view (GetAttr).
 func (db *DB) applyOverlay(a *Attr) {
-	if p := db.overlay[a.Ino]; p != nil && p.dirty {
+	p := db.overlay[a.Ino]
+	if p == nil {
+		return
+	}
+	if p.atime != 0 {
+		a.Atime = p.atime
+	}
+	if p.dirty {
 		a.Size = p.size
 		if p.mtime > a.Mtime {
 			a.Mtime = p.mtime
@@ -184,7 +199,7 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 			a.Wgen++
 			content = true
 			if p := db.overlay[ino]; p != nil {
-				p.size = a.Size
+				p.size, p.sized = a.Size, true
 				p.mtime = a.Mtime
 			}
 		}
@@ -205,7 +220,94 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 		out = a
 		return nil
 	})
+	if err == nil {
+		// The row now holds the access time, pending or newly set.
+		db.dropAtimeLocked(ino)
+	}
 	return out, err
+}
+
+// day is relatime's longest wait between access time updates.
+const day = int64(24 * time.Hour)
+
+// Accessed records that ino's content or listing was just read, under
+// relatime's rule: the access time moves only when it is not after the
+// modification and change times, or is a day old. The new time stays in
+// memory, seen by every attribute read, until the periodic flush (FlushAll)
+// or Close writes it, and it is never journaled: a read costs no
+// transaction.
+func (db *DB) Accessed(ino uint64) error {
+	now := db.now().UnixNano()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var atime, mtime, ctime int64
+	err := db.w.QueryRow("SELECT atime, mtime, ctime FROM inodes WHERE ino=?", ino).Scan(&atime, &mtime, &ctime)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // gone meanwhile: nothing was read that matters
+	}
+	if err != nil {
+		return fmt.Errorf("access time of inode %d: %w", ino, err)
+	}
+	p := db.overlay[ino]
+	if p != nil {
+		if p.atime != 0 {
+			atime = p.atime
+		}
+		if p.dirty {
+			mtime, ctime = max(mtime, p.mtime), max(ctime, p.mtime)
+		}
+	}
+	if atime > mtime && atime > ctime && now-atime < day {
+		return nil
+	}
+	if p == nil {
+		p = &pendingAttr{}
+		db.overlay[ino] = p
+	}
+	p.atime = now
+	return nil
+}
+
+// dropAtimeLocked forgets ino's pending access time once the row holds it.
+func (db *DB) dropAtimeLocked(ino uint64) {
+	p := db.overlay[ino]
+	if p == nil || p.atime == 0 {
+		return
+	}
+	p.atime = 0
+	db.flushes++ // a reader that merged the pending time must look again
+	if h := db.handles[ino]; p.idle() && (h == nil || h.writers == 0) {
+		delete(db.overlay, ino)
+	}
+}
+
+// flushAtimesLocked writes every pending access time, in one transaction
+// that journals nothing.
+func (db *DB) flushAtimesLocked() error {
+	var inos []uint64
+	for ino, p := range db.overlay {
+		if p.atime != 0 {
+			inos = append(inos, ino)
+		}
+	}
+	if len(inos) == 0 {
+		return nil
+	}
+	err := db.withTx(func(tx *sql.Tx) error {
+		for _, ino := range inos {
+			if _, err := tx.Exec("UPDATE inodes SET atime=? WHERE ino=?", db.overlay[ino].atime, ino); err != nil {
+				return fmt.Errorf("write access time of inode %d: %w", ino, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, ino := range inos {
+		db.dropAtimeLocked(ino)
+	}
+	return nil
 }
 
 // NoteWrite records, in memory only, that bytes up to end were written to a
@@ -215,13 +317,16 @@ func (db *DB) NoteWrite(ino uint64, end int64, mtime int64) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	p := db.overlay[ino]
-	if p == nil {
+	if p == nil || !p.sized {
 		var size int64
 		if err := db.w.QueryRow("SELECT size FROM inodes WHERE ino=?", ino).Scan(&size); err != nil {
 			return
 		}
-		p = &pendingAttr{size: size}
-		db.overlay[ino] = p
+		if p == nil {
+			p = &pendingAttr{}
+			db.overlay[ino] = p
+		}
+		p.size, p.sized = size, true
 	}
 	if end > p.size {
 		p.size = end
@@ -259,6 +364,7 @@ func (db *DB) flushAllLocked() error {
 	for ino := range db.overlay {
 		errs = append(errs, db.flushLocked(ino))
 	}
+	errs = append(errs, db.flushAtimesLocked())
 	return errors.Join(errs...)
 }
 
@@ -268,7 +374,7 @@ func (db *DB) flushLocked(ino uint64) error {
 		return nil
 	}
 	if !p.dirty {
-		if h := db.handles[ino]; h == nil || h.writers == 0 {
+		if h := db.handles[ino]; p.idle() && (h == nil || h.writers == 0) {
 			delete(db.overlay, ino)
 		}
 		return nil
@@ -295,7 +401,7 @@ func (db *DB) flushLocked(ino uint64) error {
 	}
 	p.dirty = false
 	db.flushes++
-	if h := db.handles[ino]; h == nil || h.writers == 0 {
+	if h := db.handles[ino]; p.idle() && (h == nil || h.writers == 0) {
 		delete(db.overlay, ino)
 	}
 	return nil

@@ -44,7 +44,7 @@ func (db *DB) Open(ino uint64, write, trunc bool) (Attr, error) {
 				a.Size, a.Mtime, a.Ctime = 0, now, now
 				content = true
 				if p := db.overlay[ino]; p != nil {
-					p.size, p.mtime = 0, now
+					p.size, p.sized, p.mtime = 0, true, now
 				}
 			}
 			if _, err := tx.Exec("UPDATE inodes SET state=?, wgen=?, size=?, mtime=?, ctime=? WHERE ino=?", a.State, a.Wgen, a.Size, a.Mtime, a.Ctime, ino); err != nil {
@@ -108,6 +108,17 @@ func (db *DB) Writers(ino uint64) int {
 func (db *DB) maybePurgeLocked(ino uint64) error {
 	if h := db.handles[ino]; h != nil && h.opens > 0 {
 		return nil
+	}
+	// Most releases are of files that still have names: look before
+	// starting a write transaction, so that closing a file costs none.
+	var state State
+	var nlink int
+	err := db.w.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&state, &nlink)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (state != StateTombstoned || nlink != 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("purge %d: %w", ino, err)
 	}
 	return db.withTx(func(tx *sql.Tx) error { return db.purgeTx(tx, ino) })
 }
