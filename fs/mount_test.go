@@ -29,7 +29,8 @@ func mountTest(t *testing.T) (string, *index.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := New(idx, c, Options{EntryTimeout: time.Second, AttrTimeout: time.Second, CacheDir: dir})
+	// The timeouts syncfs mount uses, so that the suite sees its caching.
+	fsys := New(idx, c, Options{EntryTimeout: time.Second, AttrTimeout: time.Second, NegativeTimeout: time.Second, CacheDir: dir})
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)

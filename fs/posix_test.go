@@ -23,3 +23,15 @@ func TestMountPosixtest(t *testing.T) {
 	mnt, _ := mountTest(t)
 	fstests.RunPosixtest(t, fstests.Subdirs(mnt))
 }
+
+// TestMountApps runs real tools on the mount: git, tar and diff, sqlite3
+// with concurrent writers, rsync there and back, and a Go build whose
+// cache is on the mount.
+func TestMountApps(t *testing.T) {
+	mnt, idx := mountTest(t)
+	fstests.RunApps(t, fstests.Subdirs(mnt))
+	problems, err := idx.Integrity(t.Context())
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("index integrity after the applications: %v %v", problems, err)
+	}
+}

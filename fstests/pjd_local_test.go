@@ -13,3 +13,9 @@ func TestGroupsLocal(t *testing.T) {
 func TestPosixtestLocal(t *testing.T) {
 	RunPosixtest(t, func(t *testing.T) string { return t.TempDir() })
 }
+
+// TestAppsLocal runs the application checks on the kernel's own file
+// system.
+func TestAppsLocal(t *testing.T) {
+	RunApps(t, func(t *testing.T) string { return t.TempDir() })
+}

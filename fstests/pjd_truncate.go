@@ -144,6 +144,9 @@ var utimensatGroup = Group{Name: "utimensat", Scripts: []Script{
 		expect 5000000000,6000000000 stat n0 atime,mtime
 		expect 0 open n0 O_RDONLY : futimens 0 7 0 8 0
 		expect 7000000000,8000000000 stat n0 atime,mtime
+		expect 0 open n0 O_WRONLY : write 0 abc : futimens 0 7 0 8 0
+		expect 7000000000,8000000000,3 stat n0 atime,mtime,size
+		expect 8000000000 open n0 O_WRONLY : write 0 abc : futimens 0 7 0 8 0 : fstat 0 mtime
 		save c1 stat n0 ctime
 		expect 0 utimensat AT_FDCWD n0 9 0 10 0 0
 		save c2 stat n0 ctime

@@ -127,3 +127,35 @@ func TestAccessedRelatime(t *testing.T) {
 		}
 	})
 }
+
+// TestSetMtimeOverPendingWrite checks that a modification time set while
+// writes are still coalesced in memory wins over the writes' own time, both
+// as read and once committed (tar writes a file, then sets its time, then
+// closes it).
+func TestSetMtimeOverPendingWrite(t *testing.T) {
+	db := openTest(t, "a")
+	f := mustCreate(t, db, RootIno, "f", syscall.S_IFREG|0o644)
+	if _, err := db.Open(f.Ino, true, false); err != nil {
+		t.Fatal(err)
+	}
+	db.NoteWrite(f.Ino, 10, time.Now().UnixNano())
+	want := int64(1_000_000_000_123)
+	if _, err := db.SetAttr(f.Ino, SetAttrIn{Mtime: &want}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		a, err := db.GetAttr(f.Ino)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Mtime != want || a.Size != 10 {
+			t.Errorf("%s: mtime %d size %d, want %d and 10", when, a.Mtime, a.Size, want)
+		}
+	}
+	check("before the flush")
+	if err := db.Release(f.Ino, true); err != nil {
+		t.Fatal(err)
+	}
+	check("after release")
+}

@@ -173,6 +173,12 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 		if in.MtimeNow {
 			a.Mtime = now
 		}
+		if p := db.overlay[ino]; p != nil && p.dirty && (in.Mtime != nil || in.MtimeNow) {
+			// A time set now replaces the time of writes not yet
+			// committed (tar writes, then sets the archive's time
+			// before it closes).
+			p.mtime = a.Mtime
+		}
 		content := false
 		if in.Size != nil {
 			if a.IsDir() {
