@@ -16,6 +16,20 @@
 // with default_permissions, the kernel checks), ioctl, copy_file_range (the
 // kernel falls back to read and write), tmpfile.
 //
+// # POSIX semantics
+//
+// The mount always has default_permissions, so the kernel checks access
+// against mode, owner, groups and POSIX ACLs (FUSE_POSIX_ACL: it reads
+// system.posix_acl_* through getxattr), applies the sticky bit, strips
+// set-group-ID on chmod and asks, with a SETATTR carrying the mode, for the
+// set-ID bits to go on write, truncate and chown. What the kernel leaves to
+// the file system lives in the index: the umask or inherited default ACL of
+// a new inode (DONT_MASK), the mode an access ACL implies and the ACL chmod
+// rewrites, modification and change times (a SETATTR of the size alone is a
+// truncate and moves them), and relatime access times, which reads record
+// in memory (see FS.accessed) and the periodic flush writes, unjournaled.
+// Locks are the kernel's own.
+//
 // # Write path
 //
 // write(2) costs no SQLite transaction: bytes go to the cache file and the new

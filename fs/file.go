@@ -16,7 +16,7 @@ func writable(flags uint32) bool { return flags&syscall.O_ACCMODE != syscall.O_R
 
 // Create makes and opens a new regular file.
 func (fsys *FS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
-	a, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777}, &out.EntryOut)
+	a, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777, Umask: in.Umask}, &out.EntryOut)
 	if !st.Ok() {
 		return st
 	}

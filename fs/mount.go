@@ -42,6 +42,11 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		Debug:            mo.Debug,
 		// Locks are handled by the kernel on this host (see the package doc).
 		EnableLocks: false,
+		// POSIX ACLs: the kernel enforces them and hands the umask to the
+		// index (DONT_MASK), which applies it or the parent's default ACL;
+		// SETXATTR_EXT tells setting an ACL when it must clear set-group-ID.
+		EnableAcl:         true,
+		ExtraCapabilities: fuse.CAP_DONT_MASK | fuse.CAP_SETXATTR_EXT,
 	}
 	srv, err := fuse.NewServer(fsys, mountpoint, opts)
 	if err != nil {

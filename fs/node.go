@@ -141,15 +141,16 @@ func (fsys *FS) create(h *fuse.InHeader, name string, n index.NewNode, out *fuse
 	return a, fuse.OK
 }
 
-// Mkdir creates a directory. The kernel has applied the caller's umask.
+// Mkdir creates a directory. The index applies the caller's umask, or the
+// parent's default ACL.
 func (fsys *FS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
-	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFDIR | in.Mode&0o7777}, out)
+	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFDIR | in.Mode&0o7777, Umask: in.Umask}, out)
 	return st
 }
 
 // Mknod creates a regular file, fifo, socket or device node.
 func (fsys *FS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
-	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: in.Mode, Rdev: in.Rdev}, out)
+	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: in.Mode, Rdev: in.Rdev, Umask: in.Umask}, out)
 	return st
 }
 

@@ -86,7 +86,11 @@ func (fsys *FS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name strin
 	if name == StateXattr || name == ControlXattr {
 		return fuse.EPERM
 	}
-	return fsys.status("setxattr", fsys.idx.SetXattr(in.NodeId, name, data, int(in.Flags)))
+	flags := int(in.Flags)
+	if in.SetXAttrFlags&fuse.SETXATTR_ACL_KILL_SGID != 0 {
+		flags |= index.XattrACLKillSgid
+	}
+	return fsys.status("setxattr", fsys.idx.SetXattr(in.NodeId, name, data, flags))
 }
 
 // RemoveXAttr removes an extended attribute.

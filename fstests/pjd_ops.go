@@ -735,6 +735,10 @@ var pjdOps = map[string]pjdOp{
 	}},
 	"removexattr":  {2, func(c *chain, a []string) (string, error) { return done(unix.Removexattr(a[0], a[1])) }},
 	"lremovexattr": {2, func(c *chain, a []string) (string, error) { return done(unix.Lremovexattr(a[0], a[1])) }},
+	// setfacl sets a POSIX ACL (access or default) from its short text
+	// form; getfacl returns it in that form.
+	"setfacl": {3, setfacl},
+	"getfacl": {2, getfacl},
 	// mkdirall makes a path's directories (mode 0755), like mkdir -p.
 	"mkdirall": {1, func(c *chain, a []string) (string, error) {
 		p := ""

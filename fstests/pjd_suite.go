@@ -13,7 +13,7 @@ func Groups() []Group {
 	return []Group{
 		chmodGroup, chownGroup, openGroup, linkGroup, unlinkGroup, symlinkGroup,
 		mkdirGroup, rmdirGroup, mkfifoGroup, mknodGroup, renameGroup,
-		truncateGroup, utimensatGroup, xattrGroup, lseekGroup,
+		truncateGroup, utimensatGroup, xattrGroup, aclsGroup, lseekGroup,
 	}
 }
 

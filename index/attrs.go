@@ -154,6 +154,9 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 		}
 		if in.Mode != nil {
 			a.Mode = a.Mode&syscall.S_IFMT | *in.Mode&0o7777
+			if err := chmodACLTx(tx, ino, a.Mode); err != nil {
+				return err
+			}
 		}
 		if in.UID != nil {
 			a.UID = *in.UID

@@ -17,6 +17,12 @@ type NewNode struct {
 	GID    uint32
 	Rdev   uint32
 	Target string // symlink target
+	// Umask is the creating process's umask. It applies to Mode unless
+	// the parent has a default ACL, which then decides instead (the
+	// kernel leaves both to the file system when it supports ACLs; when it
+	// does not, it has already applied the umask, and again changes
+	// nothing).
+	Umask uint32
 }
 
 // DirEntry is one entry of a directory listing.
@@ -155,6 +161,12 @@ func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr,
 				mode |= syscall.S_ISGID
 			}
 		}
+		var acls map[string][]byte
+		if typ != syscall.S_IFLNK {
+			if mode, acls, err = inheritACLTx(tx, parent, mode, n.Umask); err != nil {
+				return err
+			}
+		}
 		res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')`,
 			db.randomID(16), mode, n.UID, gid, n.Rdev, nlink, len(target), now, now, now, target, state)
@@ -163,6 +175,11 @@ func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr,
 		}
 		id, _ := res.LastInsertId()
 		ino := uint64(id)
+		for k, v := range acls {
+			if _, err := tx.Exec("INSERT INTO xattrs(ino, name, value) VALUES(?, ?, ?)", ino, []byte(k), v); err != nil {
+				return fmt.Errorf("create %q: %w", name, err)
+			}
+		}
 		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, []byte(name), ino); err != nil {
 			return fmt.Errorf("create %q: %w", name, err)
 		}

@@ -2,9 +2,11 @@ package index
 
 import (
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 )
 
 // ErrNotSupported reports an extended attribute name outside the namespaces
@@ -92,7 +94,8 @@ func (db *DB) SetXattr(ino uint64, name string, value []byte, flags int) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.withTx(func(tx *sql.Tx) error {
-		if _, err := db.getAttrTx(tx, ino); err != nil {
+		a, err := db.getAttrTx(tx, ino)
+		if err != nil {
 			return err
 		}
 		var n int
@@ -108,7 +111,11 @@ func (db *DB) SetXattr(ino uint64, name string, value []byte, flags int) error {
 		if value == nil {
 			value = []byte{}
 		}
-		if _, err := tx.Exec("INSERT INTO xattrs(ino, name, value) VALUES(?, ?, ?) ON CONFLICT(ino, name) DO UPDATE SET value=excluded.value", ino, []byte(name), value); err != nil {
+		if name == ACLAccess {
+			if err := db.setACLAccessTx(tx, a, value, flags&XattrACLKillSgid != 0); err != nil {
+				return err
+			}
+		} else if _, err := tx.Exec("INSERT INTO xattrs(ino, name, value) VALUES(?, ?, ?) ON CONFLICT(ino, name) DO UPDATE SET value=excluded.value", ino, []byte(name), value); err != nil {
 			return fmt.Errorf("setxattr: %w", err)
 		}
 		if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", db.now().UnixNano(), ino); err != nil {
@@ -161,4 +168,211 @@ func xattrsTx(tx *sql.Tx, ino uint64) (map[string][]byte, error) {
 		out[string(n)] = v
 	}
 	return out, rows.Err()
+}
+
+// POSIX ACLs. With the kernel's ACL support on (FUSE_POSIX_ACL), the kernel
+// enforces the ACLs it reads through getxattr, and leaves the rest to the
+// file system, as ext4 does it: the mode follows an access ACL when one is
+// set, chmod rewrites the access ACL, and a new inode inherits its parent's
+// default ACL (then the caller's umask does not apply).
+const (
+	ACLAccess  = "system.posix_acl_access"
+	ACLDefault = "system.posix_acl_default"
+	// XattrACLKillSgid, or'd into SetXattr's flags, clears the set-group-ID
+	// bit when an access ACL is set (the caller is neither in the file's
+	// group nor privileged).
+	XattrACLKillSgid = 1 << 16
+)
+
+// ACL entry tags, as in the kernel's xattr form.
+const (
+	aclUserObj  = 0x01
+	aclUser     = 0x02
+	aclGroupObj = 0x04
+	aclGroup    = 0x08
+	aclMask     = 0x10
+	aclOther    = 0x20
+)
+
+type aclEntry struct {
+	tag, perm uint16
+	id        uint32
+}
+
+// acl is a parsed ACL; the kernel has validated it before it reaches here.
+type acl []aclEntry
+
+func parseACL(b []byte) (acl, error) {
+	if len(b) < 4 || (len(b)-4)%8 != 0 || binary.LittleEndian.Uint32(b) != 2 {
+		return nil, fmt.Errorf("ACL of %d bytes: %w", len(b), ErrInvalid)
+	}
+	var a acl
+	for b = b[4:]; len(b) > 0; b = b[8:] {
+		a = append(a, aclEntry{binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint32(b[4:])})
+	}
+	return a, nil
+}
+
+func (a acl) encode() []byte {
+	b := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+8*len(a)), 2)
+	for _, e := range a {
+		b = binary.LittleEndian.AppendUint16(b, e.tag)
+		b = binary.LittleEndian.AppendUint16(b, e.perm)
+		b = binary.LittleEndian.AppendUint32(b, e.id)
+	}
+	return b
+}
+
+// mode returns the permission bits the ACL implies, and whether the mode
+// says all it does (no named users or groups, no mask), in which case no
+// ACL need be kept (the kernel's posix_acl_equiv_mode).
+func (a acl) mode() (perm uint32, equiv bool) {
+	equiv = true
+	for _, e := range a {
+		p := uint32(e.perm & 7)
+		switch e.tag {
+		case aclUserObj:
+			perm |= p << 6
+		case aclGroupObj:
+			perm |= p << 3
+		case aclOther:
+			perm |= p
+		case aclMask:
+			perm = perm&^0o070 | p<<3
+			equiv = false
+		default:
+			equiv = false
+		}
+	}
+	// A mask entry sorts after the group entries, so it has the last word
+	// on the group bits; the loop above already gave it that.
+	return perm, equiv
+}
+
+// chmod sets the owner, group class and other entries from a new mode (the
+// kernel's __posix_acl_chmod): the group class is the mask if there is one.
+func (a acl) chmod(mode uint32) {
+	hasMask := false
+	for _, e := range a {
+		hasMask = hasMask || e.tag == aclMask
+	}
+	for i := range a {
+		switch e := &a[i]; {
+		case e.tag == aclUserObj:
+			e.perm = uint16(mode >> 6 & 7)
+		case e.tag == aclMask, e.tag == aclGroupObj && !hasMask:
+			e.perm = uint16(mode >> 3 & 7)
+		case e.tag == aclOther:
+			e.perm = uint16(mode & 7)
+		}
+	}
+}
+
+// createMasq fits an inherited ACL and a new inode's mode to each other
+// (the kernel's posix_acl_create_masq): each keeps only what both allow.
+// It reports whether the mode alone then says everything.
+func (a acl) createMasq(mode *uint32) (equiv bool) {
+	equiv = true
+	var group, mask *aclEntry
+	m := *mode
+	for i := range a {
+		e := &a[i]
+		switch e.tag {
+		case aclUserObj:
+			e.perm &= uint16(m >> 6 & 7)
+			m &= uint32(e.perm)<<6 | ^uint32(0o700)
+		case aclUser, aclGroup:
+			equiv = false
+		case aclGroupObj:
+			group = e
+		case aclOther:
+			e.perm &= uint16(m & 7)
+			m &= uint32(e.perm) | ^uint32(0o007)
+		case aclMask:
+			mask = e
+			equiv = false
+		}
+	}
+	if mask != nil {
+		group = mask
+	}
+	if group != nil {
+		group.perm &= uint16(m >> 3 & 7)
+		m &= uint32(group.perm)<<3 | ^uint32(0o070)
+	}
+	*mode = m
+	return equiv
+}
+
+// setACLAccessTx sets an inode's access ACL and the mode it implies, or,
+// if the mode says all the ACL does, just the mode.
+func (db *DB) setACLAccessTx(tx *sql.Tx, a Attr, value []byte, killSgid bool) error {
+	parsed, err := parseACL(value)
+	if err != nil {
+		return err
+	}
+	perm, equiv := parsed.mode()
+	mode := a.Mode&^0o777 | perm
+	if killSgid {
+		mode &^= syscall.S_ISGID
+	}
+	if equiv {
+		_, err = tx.Exec("DELETE FROM xattrs WHERE ino=? AND name=?", a.Ino, []byte(ACLAccess))
+	} else {
+		_, err = tx.Exec("INSERT INTO xattrs(ino, name, value) VALUES(?, ?, ?) ON CONFLICT(ino, name) DO UPDATE SET value=excluded.value", a.Ino, []byte(ACLAccess), value)
+	}
+	if err != nil {
+		return fmt.Errorf("set access ACL: %w", err)
+	}
+	if _, err := tx.Exec("UPDATE inodes SET mode=? WHERE ino=?", mode, a.Ino); err != nil {
+		return fmt.Errorf("set access ACL: %w", err)
+	}
+	return nil
+}
+
+// chmodACLTx rewrites an inode's access ACL, if it has one, for a new mode.
+func chmodACLTx(tx *sql.Tx, ino uint64, mode uint32) error {
+	var v []byte
+	err := tx.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", ino, []byte(ACLAccess)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("chmod access ACL: %w", err)
+	}
+	a, err := parseACL(v)
+	if err != nil {
+		return err
+	}
+	a.chmod(mode)
+	if _, err := tx.Exec("UPDATE xattrs SET value=? WHERE ino=? AND name=?", a.encode(), ino, []byte(ACLAccess)); err != nil {
+		return fmt.Errorf("chmod access ACL: %w", err)
+	}
+	return nil
+}
+
+// inheritACLTx works out a new inode's mode and the ACLs it inherits from
+// its parent's default ACL, by name: without a default ACL, the mode less
+// the caller's umask and no ACLs.
+func inheritACLTx(tx *sql.Tx, parent uint64, mode, umask uint32) (uint32, map[string][]byte, error) {
+	var v []byte
+	err := tx.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", parent, []byte(ACLDefault)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return mode &^ (umask & 0o777), nil, nil
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("inherit ACL: %w", err)
+	}
+	a, err := parseACL(v)
+	if err != nil {
+		return 0, nil, err
+	}
+	acls := map[string][]byte{}
+	if mode&syscall.S_IFMT == syscall.S_IFDIR {
+		acls[ACLDefault] = v
+	}
+	if !a.createMasq(&mode) {
+		acls[ACLAccess] = a.encode()
+	}
+	return mode, acls, nil
 }
