@@ -104,17 +104,21 @@ func (d *daemon) handleFlush(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *daemon) handleUnmount(w http.ResponseWriter, r *http.Request) {
-	reply := make(chan error, 1)
+	req := unmountRequest{reply: make(chan error, 1), answered: make(chan struct{})}
+	defer close(req.answered)
 	select {
-	case d.unmounts <- reply:
+	case d.unmounts <- req:
 	case <-r.Context().Done():
 		return
 	}
-	if err := <-reply; err != nil {
+	if err := <-req.reply; err != nil {
 		http.Error(w, fmt.Sprintf("unmount %s: %v", d.mnt, err), http.StatusConflict)
 		return
 	}
 	w.Write([]byte("ok\n"))
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // controlClient talks to the daemon serving a path.

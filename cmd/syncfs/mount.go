@@ -223,6 +223,13 @@ func runDaemon(ctx context.Context, o mountOptions, mnt string) (err error) {
 	return d.serve(ctx)
 }
 
+// unmountRequest is the control API's request to unmount: serve answers on
+// reply, and waits for answered before exiting.
+type unmountRequest struct {
+	reply    chan error
+	answered chan struct{}
+}
+
 // daemon is one running mount.
 type daemon struct {
 	mnt      string
@@ -241,7 +248,7 @@ type daemon struct {
 		Wait()
 	}
 	ln       net.Listener
-	unmounts chan chan error // control API asks serve to unmount
+	unmounts chan unmountRequest // control API asks serve to unmount
 }
 
 func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon, err error) {
@@ -256,7 +263,7 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	if err != nil {
 		return nil, usageError{err}
 	}
-	d := &daemon{mnt: mnt, loc: loc, cacheDir: o.cacheDir, unmounts: make(chan chan error)}
+	d := &daemon{mnt: mnt, loc: loc, cacheDir: o.cacheDir, unmounts: make(chan unmountRequest)}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -408,11 +415,16 @@ func (d *daemon) serve(ctx context.Context) error {
 		select {
 		case <-unmounted:
 			done = true
-		case reply := <-d.unmounts:
+		case req := <-d.unmounts:
 			err := d.srv.Unmount()
-			reply <- err
+			req.reply <- err
 			if err == nil {
 				<-unmounted
+				// Let the handler answer before the process goes away.
+				select {
+				case <-req.answered:
+				case <-time.After(5 * time.Second):
+				}
 				done = true
 			}
 		case <-ctx.Done():

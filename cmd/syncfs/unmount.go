@@ -59,6 +59,10 @@ func runUnmount(ctx context.Context, o unmountOptions, mnt string) error {
 		}
 	}
 	resp, err := cl.do(ctx, "POST", "/v1/unmount")
+	if err != nil && !isMounted(abs) {
+		err = nil // the daemon unmounted and went before its answer arrived
+		resp = nil
+	}
 	if err != nil {
 		if !o.lazy {
 			return fmt.Errorf("%w (close the files using it, or use --lazy)", err)
@@ -66,7 +70,7 @@ func runUnmount(ctx context.Context, o unmountOptions, mnt string) error {
 		if err := syscall.Unmount(abs, syscall.MNT_DETACH); err != nil {
 			return fmt.Errorf("detach %s: %w", abs, err)
 		}
-	} else {
+	} else if resp != nil {
 		resp.Body.Close()
 	}
 	deadline := time.Now().Add(30 * time.Second)
