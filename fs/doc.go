@@ -14,7 +14,7 @@
 // Operations left to the embedded default return ENOSYS on purpose: locks
 // (the kernel's own lock handling is correct on one host), Access (mounted
 // with default_permissions, the kernel checks), ioctl, copy_file_range (the
-// kernel falls back to read and write), tmpfile.
+// kernel falls back to read and write).
 //
 // # POSIX semantics
 //

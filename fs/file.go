@@ -23,6 +23,17 @@ func (fsys *FS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	return fsys.open(cancel, a.Ino, in.Flags&^syscall.O_TRUNC, &out.OpenOut)
 }
 
+// Tmpfile makes and opens a regular file with no name (O_TMPFILE); linkat
+// can name it later.
+func (fsys *FS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
+	a, err := fsys.idx.CreateTmpfile(in.NodeId, index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777, UID: in.Uid, GID: in.Gid, Umask: in.Umask})
+	if err != nil {
+		return fsys.status("tmpfile", err)
+	}
+	fsys.fillEntry(a, &out.EntryOut)
+	return fsys.open(cancel, a.Ino, in.Flags&^syscall.O_TRUNC, &out.OpenOut)
+}
+
 // Open opens a file. Writing makes it Staged (fetching it first if its
 // content is not local, unless it is being truncated).
 func (fsys *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {

@@ -161,6 +161,25 @@ var openGroup = Group{Name: "open", Scripts: []Script{
 		expect EEXIST open n4 O_CREAT,O_EXCL,O_RDONLY 0644
 		expect ENXIO open n4 O_RDONLY
 	`},
+	{Name: "07 O_TMPFILE", Steps: `
+		expect 0,0 open . O_TMPFILE,O_RDWR 0600 : fstat 0 nlink,size
+		expect 0 open . O_TMPFILE,O_RDWR 0640 : pwrite 0 data 0 : linkat 0 (empty) AT_FDCWD n0 AT_EMPTY_PATH
+		expect regular,0640,1,4 stat n0 type,mode,nlink,size
+		expect data open n0 O_RDONLY : read 0 10
+		expect ENOENT open . O_TMPFILE,O_RDWR,O_EXCL 0600 : linkat 0 (empty) AT_FDCWD n1 AT_EMPTY_PATH
+		expect ENOENT stat n1 type
+		expect 0 -U 022 open . O_TMPFILE,O_WRONLY 0666 : linkat 0 (empty) AT_FDCWD n2 AT_EMPTY_PATH
+		expect 0644 stat n2 mode
+		expect 0 open . O_TMPFILE,O_RDWR 0600 : linkat 0 (empty) AT_FDCWD n3 AT_EMPTY_PATH : linkat 0 (empty) AT_FDCWD n4 AT_EMPTY_PATH
+		expect 2 stat n3 nlink
+		expect 0 mkdir n5 0777
+		expect 0 -u 65534 -g 65534 open n5 O_TMPFILE,O_RDWR 0600 : fchmod 0 0640 : fchown 0 -1 65534
+		expect 0 chmod n5 0755
+		expect EACCES -u 65534 -g 65534 open n5 O_TMPFILE,O_RDWR 0600
+		expect ENOTDIR open n0 O_TMPFILE,O_RDWR 0600
+		expect EINVAL open . O_TMPFILE,O_RDONLY 0600
+		expect n0,n2,n3,n4,n5 readdir .
+	`},
 	openPermissions(),
 }}
 

@@ -735,6 +735,14 @@ var pjdOps = map[string]pjdOp{
 	}},
 	"removexattr":  {2, func(c *chain, a []string) (string, error) { return done(unix.Removexattr(a[0], a[1])) }},
 	"lremovexattr": {2, func(c *chain, a []string) (string, error) { return done(unix.Lremovexattr(a[0], a[1])) }},
+	// readdir lists a directory's names, sorted, without "." and "..".
+	"readdir": {1, func(c *chain, a []string) (string, error) {
+		names, err := readdirNames(a[0])
+		if err != nil || len(names) == 0 {
+			return emptyValue, err
+		}
+		return strings.Join(names, ","), nil
+	}},
 	// setfacl sets a POSIX ACL (access or default) from its short text
 	// form; getfacl returns it in that form.
 	"setfacl": {3, setfacl},
@@ -760,4 +768,28 @@ var pjdOps = map[string]pjdOp{
 		}
 		return done(os.WriteFile(a[0], []byte(strings.Repeat("x", int(n))), 0o644))
 	}},
+}
+
+// readdirNames lists a directory with getdents, so that nothing but the
+// calling thread's working directory is involved.
+func readdirNames(dir string) ([]string, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	slices.Sort(names)
+	return names, nil
 }

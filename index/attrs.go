@@ -40,6 +40,11 @@ func (a Attr) IsDir() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFDIR }
 // IsRegular reports whether the inode is a regular file.
 func (a Attr) IsRegular() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFREG }
 
+// IsTmpfile reports whether the inode is a file made with O_TMPFILE and not
+// yet linked: Staged with no name. Nothing about it is journaled until Link
+// gives it one.
+func (a Attr) IsTmpfile() bool { return a.Nlink == 0 && a.State == StateStaged }
+
 const attrCols = `ino, file_id, mode, nlink, uid, gid, rdev, size, atime, mtime, ctime, state, pinned, cver, wgen`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -221,7 +226,7 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 			a.Mode, a.UID, a.GID, a.Size, a.Atime, a.Mtime, a.Ctime, a.State, a.Wgen, ino); err != nil {
 			return fmt.Errorf("setattr inode %d: %w", ino, err)
 		}
-		if !onlyAtime && a.State != StateTombstoned {
+		if !onlyAtime && a.State != StateTombstoned && !a.IsTmpfile() {
 			if err := db.bumpFile(tx, ino, content); err != nil {
 				return err
 			}
@@ -397,10 +402,11 @@ func (db *DB) flushLocked(ino uint64) error {
 			return nil
 		}
 		var st State
-		if err := tx.QueryRow("SELECT state FROM inodes WHERE ino=?", ino).Scan(&st); err != nil {
+		var nlink uint32
+		if err := tx.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&st, &nlink); err != nil {
 			return fmt.Errorf("flush inode %d: %w", ino, err)
 		}
-		if st == StateTombstoned {
+		if st == StateTombstoned || (Attr{State: st, Nlink: nlink}).IsTmpfile() {
 			return nil
 		}
 		return db.bumpFile(tx, ino, true)

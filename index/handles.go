@@ -50,7 +50,7 @@ func (db *DB) Open(ino uint64, write, trunc bool) (Attr, error) {
 			if _, err := tx.Exec("UPDATE inodes SET state=?, wgen=?, size=?, mtime=?, ctime=? WHERE ino=?", a.State, a.Wgen, a.Size, a.Mtime, a.Ctime, ino); err != nil {
 				return fmt.Errorf("open inode %d: %w", ino, err)
 			}
-			if content {
+			if content && !a.IsTmpfile() {
 				if err := db.bumpFile(tx, ino, true); err != nil {
 					return err
 				}
@@ -111,16 +111,27 @@ func (db *DB) maybePurgeLocked(ino uint64) error {
 	}
 	// Most releases are of files that still have names: look before
 	// starting a write transaction, so that closing a file costs none.
-	var state State
-	var nlink int
-	err := db.w.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&state, &nlink)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && (state != StateTombstoned || nlink != 0) {
+	var a Attr
+	err := db.w.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&a.State, &a.Nlink)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !a.IsTmpfile() && (a.State != StateTombstoned || a.Nlink != 0) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("purge %d: %w", ino, err)
 	}
-	return db.withTx(func(tx *sql.Tx) error { return db.purgeTx(tx, ino) })
+	return db.withTx(func(tx *sql.Tx) error {
+		if a.IsTmpfile() {
+			// Closed before it had a name: it never existed anywhere
+			// else, and nothing of it was journaled.
+			if err := Transition(a.State, StateTombstoned); err != nil {
+				return err
+			}
+			if _, err := tx.Exec("UPDATE inodes SET state=? WHERE ino=? AND nlink=0", StateTombstoned, ino); err != nil {
+				return fmt.Errorf("purge tmpfile %d: %w", ino, err)
+			}
+		}
+		return db.purgeTx(tx, ino)
+	})
 }
 
 func (db *DB) purgeTx(tx *sql.Tx, ino uint64) error {
@@ -159,9 +170,10 @@ func (db *DB) purgeTx(tx *sql.Tx, ino uint64) error {
 	return nil
 }
 
-// purgeAllLocked purges every Tombstoned inode that nothing holds (at start).
+// purgeAllLocked purges every Tombstoned inode that nothing holds, and every
+// tmpfile never named, at start.
 func (db *DB) purgeAllLocked() error {
-	rows, err := db.w.Query("SELECT ino FROM inodes WHERE state=? AND nlink=0", StateTombstoned)
+	rows, err := db.w.Query("SELECT ino FROM inodes WHERE nlink=0 AND (state=? OR state=? AND (mode & 61440) = 32768)", StateTombstoned, StateStaged)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}

@@ -152,33 +152,9 @@ func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr,
 		default:
 			return fmt.Errorf("create %q: file type %o: %w", name, typ, ErrInvalid)
 		}
-		gid := n.GID
-		mode := typ | n.Mode&0o7777
-		if p.Mode&syscall.S_ISGID != 0 {
-			// BSD group semantics under a setgid directory, as ext4 does.
-			gid = p.GID
-			if typ == syscall.S_IFDIR {
-				mode |= syscall.S_ISGID
-			}
-		}
-		var acls map[string][]byte
-		if typ != syscall.S_IFLNK {
-			if mode, acls, err = inheritACLTx(tx, parent, mode, n.Umask); err != nil {
-				return err
-			}
-		}
-		res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')`,
-			db.randomID(16), mode, n.UID, gid, n.Rdev, nlink, len(target), now, now, now, target, state)
+		ino, err := db.insertInodeTx(tx, p, n, typ, nlink, state, target, now)
 		if err != nil {
 			return fmt.Errorf("create %q: %w", name, err)
-		}
-		id, _ := res.LastInsertId()
-		ino := uint64(id)
-		for k, v := range acls {
-			if _, err := tx.Exec("INSERT INTO xattrs(ino, name, value) VALUES(?, ?, ?)", ino, []byte(k), v); err != nil {
-				return fmt.Errorf("create %q: %w", name, err)
-			}
 		}
 		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, []byte(name), ino); err != nil {
 			return fmt.Errorf("create %q: %w", name, err)
@@ -202,6 +178,64 @@ func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr,
 	return out, err
 }
 
+// insertInodeTx adds an inode of type typ for n under directory p: the
+// group and set-group-ID bit a set-group-ID directory passes on, the
+// umask or inherited ACLs, and the row.
+func (db *DB) insertInodeTx(tx *sql.Tx, p Attr, n NewNode, typ uint32, nlink int, state State, target []byte, now int64) (uint64, error) {
+	gid := n.GID
+	mode := typ | n.Mode&0o7777
+	if p.Mode&syscall.S_ISGID != 0 {
+		// BSD group semantics under a setgid directory, as ext4 does.
+		gid = p.GID
+		if typ == syscall.S_IFDIR {
+			mode |= syscall.S_ISGID
+		}
+	}
+	var acls map[string][]byte
+	if typ != syscall.S_IFLNK {
+		var err error
+		if mode, acls, err = inheritACLTx(tx, p.Ino, mode, n.Umask); err != nil {
+			return 0, err
+		}
+	}
+	res, err := tx.Exec(`INSERT INTO inodes(file_id, mode, uid, gid, rdev, nlink, size, atime, mtime, ctime, target, state, vv)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')`,
+		db.randomID(16), mode, n.UID, gid, n.Rdev, nlink, len(target), now, now, now, target, state)
+	if err != nil {
+		return 0, err
+	}
+	id, _ := res.LastInsertId()
+	ino := uint64(id)
+	for k, v := range acls {
+		if _, err := tx.Exec("INSERT INTO xattrs(ino, name, value) VALUES(?, ?, ?)", ino, []byte(k), v); err != nil {
+			return 0, err
+		}
+	}
+	return ino, nil
+}
+
+// CreateTmpfile makes a regular file with no name in directory parent, for
+// open(2)'s O_TMPFILE. It is Staged and unjournaled (see IsTmpfile) until
+// Link names it; if its last handle closes first, it is purged.
+func (db *DB) CreateTmpfile(parent uint64, n NewNode) (Attr, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var out Attr
+	err := db.withTx(func(tx *sql.Tx) error {
+		p, err := db.dirTx(tx, parent)
+		if err != nil {
+			return err
+		}
+		ino, err := db.insertInodeTx(tx, p, n, syscall.S_IFREG, 0, StateStaged, nil, db.now().UnixNano())
+		if err != nil {
+			return fmt.Errorf("create a tmpfile: %w", err)
+		}
+		out, err = db.getAttrTx(tx, ino)
+		return err
+	})
+	return out, err
+}
+
 // Link adds the name newName in newParent for the existing inode ino.
 func (db *DB) Link(ino, newParent uint64, newName string) (Attr, error) {
 	if err := checkName(newName); err != nil {
@@ -221,7 +255,7 @@ func (db *DB) Link(ino, newParent uint64, newName string) (Attr, error) {
 		if a.IsDir() {
 			return fmt.Errorf("link directory: %w", ErrPermission)
 		}
-		if a.Nlink == 0 {
+		if a.Nlink == 0 && !a.IsTmpfile() {
 			return fmt.Errorf("link removed file: %w", ErrNotExist)
 		}
 		if _, err := db.lookupTx(tx, newParent, newName); err == nil {
@@ -237,7 +271,8 @@ func (db *DB) Link(ino, newParent uint64, newName string) (Attr, error) {
 		if err := db.touchDir(tx, newParent, now, 0); err != nil {
 			return err
 		}
-		if err := db.bumpFile(tx, ino, false); err != nil {
+		// A tmpfile's first name is its creation, content and all.
+		if err := db.bumpFile(tx, ino, a.IsTmpfile()); err != nil {
 			return err
 		}
 		if err := db.bumpDentry(tx, newParent, newName); err != nil {

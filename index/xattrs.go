@@ -121,6 +121,9 @@ func (db *DB) SetXattr(ino uint64, name string, value []byte, flags int) error {
 		if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", db.now().UnixNano(), ino); err != nil {
 			return fmt.Errorf("setxattr: %w", err)
 		}
+		if a.IsTmpfile() {
+			return nil
+		}
 		return db.bumpFile(tx, ino, false)
 	})
 }
@@ -133,7 +136,8 @@ func (db *DB) RemoveXattr(ino uint64, name string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.withTx(func(tx *sql.Tx) error {
-		if _, err := db.getAttrTx(tx, ino); err != nil {
+		a, err := db.getAttrTx(tx, ino)
+		if err != nil {
 			return err
 		}
 		res, err := tx.Exec("DELETE FROM xattrs WHERE ino=? AND name=?", ino, []byte(name))
@@ -145,6 +149,9 @@ func (db *DB) RemoveXattr(ino uint64, name string) error {
 		}
 		if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", db.now().UnixNano(), ino); err != nil {
 			return fmt.Errorf("removexattr: %w", err)
+		}
+		if a.IsTmpfile() {
+			return nil
 		}
 		return db.bumpFile(tx, ino, false)
 	})
