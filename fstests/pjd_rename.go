@@ -58,9 +58,20 @@ var renameGroup = Group{Name: "rename", Scripts: []Script{
 		check ${d1m} < ${d1m2}
 		expect 0 mkdir n0/n4 0755
 		save c1 stat n0/n4 ctime
+		save m1 stat n0/n4 mtime
 		expect 0 rename n0/n4 n1/n4
 		save c2 stat n1/n4 ctime
 		check ${c1} < ${c2}
+		save m2 stat n1/n4 mtime
+		check ${m1} == ${m2}
+		expect 0 create n1/n4/n9 0644
+		save m3 stat n1/n4 mtime
+		save c3 stat n1/n4/n9 ctime
+		expect 0 rename n1/n4/n9 n1/n4/n10
+		save m4 stat n1/n4 mtime
+		check ${m3} < ${m4}
+		save c4 stat n1/n4/n10 ctime
+		check ${c3} < ${c4}
 		expect 0 create n5 0644
 		expect 0 create n6 0644
 		expect 0 link n6 n7
