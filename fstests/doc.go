@@ -1,6 +1,9 @@
 // Package fstests is syncfs's POSIX conformance suite: a table of named
 // checks, in the manner of pjdfstest and go-fuse's posixtest, each of which
-// takes a directory and exercises the file system that holds it.
+// takes a directory and exercises the file system that holds it; go-fuse's
+// posixtest cases themselves; pjdfstest-style groups of system call cases
+// run as several users; and application checks (git, tar, sqlite3, rsync,
+// the Go toolchain).
 //
 // # Terms
 //
@@ -43,6 +46,37 @@
 // Checks that use randomness log their seed when they fail; set
 // FSTESTS_SEED to that number to replay the same operations.
 //
-// The suite expects what ext4 gives root or an ordinary user alike: it does
-// not test permission denials, which root bypasses.
+// # Groups
+//
+// A [Group] gathers the cases for one system call, as pjdfstest's test
+// directories do; its [Script]s are its test files. A script is a table of
+// steps, one per line: the system call and its arguments, the user and
+// groups to run it as, and the result it must give, an errno name or a
+// value (see Script for the syntax). [RunGroups] runs [Groups] and logs a
+// passed/failed line per group; a group's expected values are ext4's, and
+// TestGroupsLocal proves them on t.TempDir().
+//
+// Steps run on threads of the test process: each step gets a fresh OS
+// thread whose working directory is the script's directory, whose umask is
+// its own and whose credentials are the step's user and groups. Linux keeps
+// all three per thread once unshared, so no child process is needed, and
+// the suite runs unchanged from any test binary against any directory, on
+// a mount that allows other users (allow_other). It needs root.
+//
+// # Running inside a FUSE server's process
+//
+// A check never touches a mapping of a file without first faulting its
+// pages in with madvise, and never lets the runtime start a program whose
+// file or working directory is on the directory under test (a shell
+// outside does that): a page fault in Go code, or a vfork child looking up
+// its program, holds a thread the collector must stop, while the server
+// that would let it go waits for the collector.
+//
+// # The whole suite against a directory
+//
+// TestDir runs everything against the directory FSTESTS_DIR names (the
+// applications too with FSTESTS_APPS=1), for example a daemon's mount:
+//
+//	syncfs mount --store /tmp/store --allow-other /tmp/mnt
+//	FSTESTS_DIR=/tmp/mnt go test ./fstests -run TestDir -v
 package fstests
