@@ -249,3 +249,33 @@ var symlinkGroup = Group{Name: "symlink", Scripts: []Script{
 		expect 0 -u 65534 -g 65534 symlink x n1/n8
 	`},
 }}
+
+var accessGroup = Group{Name: "access", Scripts: []Script{
+	{Name: "00 modes, users, groups and ACLs", Steps: `
+		expect 0 create n0 0640
+		expect 0 chown n0 65534 65533
+		expect 0 -u 65534 -g 65534 access n0 R_OK,W_OK
+		expect EACCES -u 65534 -g 65534 access n0 X_OK
+		expect 0 -u 65533 -g 65533 access n0 R_OK
+		expect EACCES -u 65533 -g 65533 access n0 W_OK
+		expect 0 -u 65532 -g 65532,65533 access n0 R_OK
+		expect EACCES -u 65532 -g 65532 access n0 R_OK
+		expect 0 -u 65532 -g 65532 access n0 F_OK
+		expect 0 access n0 R_OK,W_OK
+		expect EACCES access n0 X_OK
+		expect 0 chmod n0 0641
+		expect 0 access n0 X_OK
+		expect 0 -u 65532 -g 65532 access n0 X_OK
+		expect 0 setfacl n0 access u::rw-,u:65532:rw-,g::r--,m::rw-,o::--x
+		expect 0 -u 65532 -g 65532 access n0 R_OK,W_OK
+		expect ENOENT access n1 F_OK
+		expect 0 mkdir n2 0700
+		expect 0 create n2/n3 0644
+		expect EACCES -u 65534 -g 65534 access n2/n3 F_OK
+		expect 0 access n2/n3 R_OK
+		expect 0 faccessat AT_FDCWD n2/n3 R_OK AT_EACCESS
+		expect 0 symlink n0 n4
+		expect 0 -u 65532 -g 65532 access n4 W_OK
+		expect ENOTDIR access n0/n5 F_OK
+	`},
+}}

@@ -12,7 +12,7 @@ import (
 func Groups() []Group {
 	return []Group{
 		chmodGroup, chownGroup, openGroup, linkGroup, unlinkGroup, symlinkGroup,
-		mkdirGroup, rmdirGroup, mkfifoGroup, mknodGroup, renameGroup,
+		accessGroup, mkdirGroup, rmdirGroup, mkfifoGroup, mknodGroup, renameGroup,
 		truncateGroup, utimensatGroup, xattrGroup, aclsGroup, lseekGroup,
 	}
 }
