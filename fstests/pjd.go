@@ -39,8 +39,8 @@ type Script struct {
 	Steps string
 }
 
-// Step is one parsed line of a script.
-type Step struct {
+// step is one parsed line of a script.
+type step struct {
 	Line  int
 	Text  string
 	Kind  string // "expect", "save" or "check"
@@ -61,8 +61,8 @@ type GroupSummary struct {
 var stepWords = regexp.MustCompile(`\S+`)
 
 // parseScript turns a script's text into steps.
-func parseScript(text string) ([]Step, error) {
-	var steps []Step
+func parseScript(text string) ([]step, error) {
+	var steps []step
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -78,9 +78,9 @@ func parseScript(text string) ([]Step, error) {
 	return steps, nil
 }
 
-func parseStep(line string) (Step, error) {
+func parseStep(line string) (step, error) {
 	w := stepWords.FindAllString(line, -1)
-	st := Step{Text: line, Kind: w[0], Root: true}
+	st := step{Text: line, Kind: w[0], Root: true}
 	switch st.Kind {
 	case "check":
 		if len(w) != 4 {
@@ -204,12 +204,12 @@ func runScript(t *testing.T, dir string, sc Script) *scriptRun {
 	defer unix.Close(fd)
 	run := &scriptRun{t: t, dirfd: fd, vars: pjdVars()}
 	for _, st := range steps {
-		run.step(st)
+		run.run(st)
 	}
 	return run
 }
 
-func (r *scriptRun) step(st Step) {
+func (r *scriptRun) run(st step) {
 	t := r.t
 	t.Helper()
 	subst := func(s string) string { return r.expand(s) }

@@ -1,7 +1,7 @@
 package fstests
 
-// The link, unlink and symlink groups: names, link counts, stable inode
-// numbers, the sticky bit, and the errors.
+// The link, unlink, symlink and access groups: names, link counts, stable
+// inode numbers, the sticky bit, permission checks, and the errors.
 
 var linkGroup = Group{Name: "link", Scripts: []Script{
 	{Name: "00 link counts, inodes and times", Steps: `
