@@ -19,6 +19,7 @@ var All = map[string]func(t *testing.T, dir string){
 	"Locks":                Locks,
 	"MmapShared":           MmapShared,
 	"ReaddirSeek":          ReaddirSeek,
+	"RmdirMountpoint":      RmdirMountpoint,
 	"SparseLarge":          SparseLarge,
 	"Statfs":               Statfs,
 	"SyncCalls":            SyncCalls,
