@@ -72,6 +72,21 @@ func (k *Keys) ChunkID(plaintext []byte) string {
 	return hex.EncodeToString(m.Sum(sum[:0]))
 }
 
+// treeIDLabel separates tree IDs from chunk IDs made with the same key, so
+// that a tree's plaintext can never be mistaken for a chunk's.
+const treeIDLabel = "syncfs tree id v1"
+
+// TreeID returns the ID of a tree (directory) object's plaintext: like
+// ChunkID, keyed by the chunk-ID subkey, but over a label and the plaintext,
+// so equal directories share one object without revealing their content.
+func (k *Keys) TreeID(plaintext []byte) string {
+	m := hmac.New(sha256.New, k.chunkID[:])
+	m.Write(appendField(nil, treeIDLabel))
+	m.Write(plaintext)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(sum[:0]))
+}
+
 // configMACLabel separates config MACs from any other HMAC use of the key.
 const configMACLabel = "syncfs config mac v1"
 

@@ -110,3 +110,17 @@ func flip(b []byte, i int) []byte {
 }
 
 func toLower(s string) string { return string(bytes.ToLower([]byte(s))) }
+
+func TestTreeIDDiffersFromChunkID(t *testing.T) {
+	k := NewKeys(MasterKey{1}, "store")
+	plain := []byte(`{"entries":[]}`)
+	if k.TreeID(plain) == k.ChunkID(plain) {
+		t.Fatal("a tree and a chunk of the same bytes share an ID")
+	}
+	if k.TreeID(plain) != k.TreeID(append([]byte(nil), plain...)) {
+		t.Fatal("TreeID is not deterministic")
+	}
+	if len(k.TreeID(plain)) != ChunkIDLen {
+		t.Fatalf("TreeID length %d", len(k.TreeID(plain)))
+	}
+}
