@@ -45,6 +45,9 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 	var st *applyState
 	err := db.withTx(func(tx *sql.Tx) error {
 		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]version{}}
+		if err := recordHistoryTx(tx, device, recs); err != nil {
+			return err
+		}
 		for _, r := range recs {
 			var err error
 			switch {

@@ -172,6 +172,9 @@ func (db *DB) SealBatch(max int, uploaded map[uint64]Uploaded, seal Sealer) (Jou
 			}
 			return nil
 		}
+		if err := recordHistoryTx(tx, db.device, recs); err != nil {
+			return err
+		}
 		var last uint64
 		if err := tx.QueryRow("SELECT coalesce(max(seq), 0) FROM journal").Scan(&last); err != nil {
 			return fmt.Errorf("journal seq: %w", err)
