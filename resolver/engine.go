@@ -2,7 +2,6 @@ package resolver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/syncfs/syncfs/blobstore"
 	"github.com/syncfs/syncfs/cache"
-	"github.com/syncfs/syncfs/crypto"
 	"github.com/syncfs/syncfs/index"
 )
 
@@ -34,6 +32,9 @@ type Options struct {
 	// are looked for, unasked.
 	EvictInterval time.Duration
 	Logger        *slog.Logger
+	// OnBatch, if set, sees every journal batch the puller applies: the
+	// garbage collector reads all versions while rebuilding a View.
+	OnBatch func(device string, seq uint64, recs []index.Record)
 }
 
 // Engine runs the uploader, puller and janitor for one mounted store.
@@ -61,6 +62,7 @@ type Engine struct {
 	lastErrAt time.Time //
 	reachable bool      // the last store call succeeded
 	stopped   error     // uploading stopped for good (device clash)
+	gc        gcState   // GC epochs seen and acknowledged (gc.go)
 }
 
 type engineStats struct {
@@ -300,17 +302,6 @@ func (e *Engine) Status() Status {
 		s.Stopped = e.stopped.Error()
 	}
 	return s
-}
-
-// RegisterDevice writes devices/<device>, so that other devices find this
-// one's journal.
-func (e *Engine) RegisterDevice(ctx context.Context) error {
-	rec, _ := json.Marshal(map[string]any{"device": e.device, "registered": time.Now().UTC()})
-	sealed := e.repo.Keys.Seal(crypto.KindDevice, e.device, rec)
-	if err := blobstore.PutBytes(ctx, e.repo.Store, deviceName(e.device), sealed); err != nil {
-		return fmt.Errorf("register device %s: %w", e.device, err)
-	}
-	return nil
 }
 
 func (e *Engine) emptyTrash() error {

@@ -15,6 +15,9 @@ const maxJournalObject = 256 << 20
 // pullOnce applies every other device's new journal batches. A device whose
 // batches cannot be fetched or opened holds back only its own watermark.
 func (e *Engine) pullOnce(ctx context.Context) (bool, error) {
+	if err := e.refreshGC(ctx); err != nil {
+		return false, err
+	}
 	var devices []string
 	err := e.repo.Store.List(ctx, devicesPrefix, func(i blobstore.Info) error {
 		d := strings.TrimPrefix(i.Name, devicesPrefix)
@@ -54,6 +57,9 @@ func (e *Engine) pullDevice(ctx context.Context, device string) error {
 			// Stop applying this device at this point; say so in status.
 			e.idx.SetPullError(device, err.Error())
 			return fmt.Errorf("device %s: applying stopped: %w", device, err)
+		}
+		if e.opts.OnBatch != nil {
+			e.opts.OnBatch(device, seq, recs)
 		}
 		if err := e.idx.ApplyBatch(device, seq, recs); err != nil {
 			return fmt.Errorf("apply %s: %w", journalName(device, seq), err)

@@ -33,6 +33,13 @@ func (e *Engine) uploadOnce(ctx context.Context) (more bool, err error) {
 			return false, err
 		}
 	}
+	// Every earlier round's chunks are now named in a sent batch.
+	if err := e.gcBeforeUpload(ctx); err != nil {
+		return false, err
+	}
+	if err := e.uploadStopped(); err != nil {
+		return false, nil
+	}
 	ups, err := e.idx.StagedUploads(64)
 	if err != nil {
 		return false, err
@@ -42,6 +49,10 @@ func (e *Engine) uploadOnce(ctx context.Context) (more bool, err error) {
 		c, err := e.uploadContent(ctx, u)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // purged meanwhile
+		}
+		if errors.Is(err, errDeferred) {
+			e.log.Info("upload deferred until a prune finishes", "ino", u.Ino, "err", err)
+			continue
 		}
 		if err != nil {
 			return false, fmt.Errorf("upload inode %d: %w", u.Ino, err)
@@ -132,6 +143,10 @@ func (e *Engine) uploadContent(ctx context.Context, u index.Upload) (index.Conte
 			return index.Content{}, err
 		}
 		id := e.repo.Keys.ChunkID(c.Data)
+		if e.doomed(chunkName(id)) {
+			g.Wait()
+			return index.Content{}, fmt.Errorf("%w: chunk %s", errDeferred, id)
+		}
 		refs = append(refs, index.ChunkRef{ID: id, Len: int64(c.Length)})
 		total += int64(c.Length)
 		data := c.Data

@@ -18,8 +18,11 @@ type View struct {
 	Engine *Engine
 	Index  *index.DB
 	Cache  *cache.Cache
-	dir    string
-	owned  bool
+	// PullErr is what stopped some device's journal from applying, with
+	// ViewOptions.Partial.
+	PullErr error
+	dir     string
+	owned   bool
 }
 
 // ViewOptions configure OpenView.
@@ -31,6 +34,9 @@ type ViewOptions struct {
 	// random one.
 	Device string
 	Engine Options
+	// Partial keeps the view when some device's journal cannot be read:
+	// the error is in View.PullErr and the other devices are applied.
+	Partial bool
 }
 
 // OpenView rebuilds the store's current tree by applying every device's
@@ -56,7 +62,9 @@ func OpenView(ctx context.Context, repo *Repo, o ViewOptions) (*View, error) {
 		return nil, err
 	}
 	v.Engine = New(repo, v.Index, v.Cache, o.Engine)
-	if err := v.Engine.Pull(ctx); err != nil {
+	if err := v.Engine.Pull(ctx); err != nil && o.Partial && ctx.Err() == nil {
+		v.PullErr = err
+	} else if err != nil {
 		v.Close()
 		return nil, fmt.Errorf("read the store's journals: %w", err)
 	}
