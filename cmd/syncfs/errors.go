@@ -22,6 +22,7 @@ const (
 	exitMountpoint     = 7
 	exitNotMounted     = 8
 	exitAlreadyCreated = 9
+	exitDamaged        = 10 // snapshot verify found missing or damaged objects
 )
 
 // usageError marks bad flags or arguments.

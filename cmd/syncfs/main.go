@@ -56,6 +56,7 @@ func newRootCommand() *cobra.Command {
 		newUnpinCommand(),
 		newEvictCommand(),
 		newFsckCommand(),
+		newSnapshotCommand(),
 	)
 	return root
 }

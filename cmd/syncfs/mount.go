@@ -36,6 +36,9 @@ type mountOptions struct {
 	suid         bool
 	dev          bool
 	debug        bool
+
+	snapshotEvery time.Duration // take a snapshot this often (0: never)
+
 	// Set by a parent that daemonised this process.
 	readyFD      int
 	passphraseFD int
@@ -74,6 +77,7 @@ func newMountCommand() *cobra.Command {
 	f.BoolVar(&o.suid, "suid", false, "honour setuid bits (default nosuid)")
 	f.BoolVar(&o.dev, "dev", false, "honour device nodes (default nodev)")
 	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
+	f.DurationVar(&o.snapshotEvery, "snapshot-every", 0, "take a snapshot (named scheduled) at this interval while mounted, e.g. 1h (0: never)")
 	f.IntVar(&o.readyFD, "ready-fd", 0, "internal: report readiness on this descriptor")
 	f.IntVar(&o.passphraseFD, "passphrase-fd", 0, "internal: read the passphrase from this descriptor")
 	f.MarkHidden("ready-fd")
@@ -249,6 +253,8 @@ type daemon struct {
 	}
 	ln       net.Listener
 	unmounts chan unmountRequest // control API asks serve to unmount
+
+	snapshotEvery time.Duration // --snapshot-every
 }
 
 func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon, err error) {
@@ -263,7 +269,7 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	if err != nil {
 		return nil, usageError{err}
 	}
-	d := &daemon{mnt: mnt, loc: loc, cacheDir: o.cacheDir, unmounts: make(chan unmountRequest)}
+	d := &daemon{mnt: mnt, loc: loc, cacheDir: o.cacheDir, unmounts: make(chan unmountRequest), snapshotEvery: o.snapshotEvery}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -408,6 +414,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	engDone := make(chan struct{})
 	go func() { d.eng.Run(engCtx); close(engDone) }()
+	snapsDone := d.startSnapshotSchedule(engCtx, d.snapshotEvery)
 	go d.serveControl()
 	unmounted := make(chan struct{})
 	go func() { d.srv.Wait(); close(unmounted) }()
@@ -439,6 +446,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	}
 	stopEngine()
 	<-engDone
+	<-snapsDone
 	d.log.Info("unmounted", "mountpoint", d.mnt)
 	d.close()
 	return nil
