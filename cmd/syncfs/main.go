@@ -57,6 +57,9 @@ func newRootCommand() *cobra.Command {
 		newEvictCommand(),
 		newFsckCommand(),
 		newSnapshotCommand(),
+		newPruneCommand(),
+		newVerifyCommand(),
+		newDeviceCommand(),
 	)
 	return root
 }
