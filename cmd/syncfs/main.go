@@ -56,10 +56,8 @@ func newRootCommand() *cobra.Command {
 		newUnpinCommand(),
 		newEvictCommand(),
 		newFsckCommand(),
-		newSnapshotCommand(),
-		newPruneCommand(),
-		newVerifyCommand(),
-		newDeviceCommand(),
+		newVersionsCommand(),
+		newRestoreCommand(),
 	)
 	return root
 }
