@@ -51,9 +51,11 @@ func (d *daemon) serveControl() {
 	mux.HandleFunc("POST /v1/unpin", d.handleUnpin)
 	mux.HandleFunc("POST /v1/evict", d.handleEvict)
 	mux.HandleFunc("POST /v1/fsck", d.handleFsck)
+	mux.HandleFunc("POST /v1/op", d.handleStoreOp)
 	mux.HandleFunc("POST /v1/versions", d.handleVersions)
 	mux.HandleFunc("POST /v1/restore", d.handleRestore)
 	mux.HandleFunc("POST /v1/version-content", d.handleVersionContent)
+	mux.HandleFunc("POST /v1/snapshot/{op}", d.handleSnapshot)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.Serve(d.ln)
 }

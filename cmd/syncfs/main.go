@@ -58,6 +58,10 @@ func newRootCommand() *cobra.Command {
 		newFsckCommand(),
 		newVersionsCommand(),
 		newRestoreCommand(),
+		newSnapshotCommand(),
+		newPruneCommand(),
+		newVerifyCommand(),
+		newDeviceCommand(),
 	)
 	return root
 }
