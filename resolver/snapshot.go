@@ -70,7 +70,7 @@ type Created struct {
 // the store: every directory as a tree (only new ones are written), then
 // the snapshot record. On a mount, flush first so that the store holds
 // every file's content. If a garbage-collection pass that began meanwhile
-// listed any chunk the snapshot names, the record is withdrawn and the
+// listed any chunk or tree the snapshot names, the record is withdrawn and the
 // whole creation retried, up to three times.
 func CreateSnapshot(ctx context.Context, repo *Repo, idx *index.DB, o SnapshotOptions) (*Created, error) {
 	if o.Now == nil {
@@ -133,7 +133,13 @@ func createSnapshotOnce(ctx context.Context, repo *Repo, idx *index.DB, o Snapsh
 	if err := blobstore.PutBytesIfAbsent(ctx, repo.Store, snapshotName(s.ID), sealed); err != nil {
 		return nil, nil, fmt.Errorf("store snapshot %s: %w", s.ID, err)
 	}
-	return &Created{Snapshot: s, Stale: w.stats.stale, Skipped: w.stats.skipped}, w.stats.chunks, nil
+	// A GC pass lists trees as well as chunks: a tree found present (and
+	// so not written again) may be one it is about to delete.
+	refs := w.stats.chunks
+	for id := range w.stats.trees {
+		refs[id] = struct{}{}
+	}
+	return &Created{Snapshot: s, Stale: w.stats.stale, Skipped: w.stats.skipped}, refs, nil
 }
 
 // GetSnapshot reads and authenticates one snapshot record by its full ID.

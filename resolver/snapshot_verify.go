@@ -34,7 +34,7 @@ type VerifyProblem struct {
 	Object string   `json:"object"` // its name in the store
 	Kind   string   `json:"kind"`   // ProblemMissing or ProblemDamaged
 	Detail string   `json:"detail"`
-	Paths  []string `json:"paths"`           // the first few paths that use it
+	Paths  []string `json:"paths"`          // the first few paths that use it
 	More   int      `json:"more,omitempty"` // how many more paths use it
 }
 

@@ -173,12 +173,13 @@ type treeStats struct {
 	files   map[string]struct{} // file IDs of non-directories
 	bytes   int64
 	chunks  map[string]struct{}
-	stale   []string // paths written with their last uploaded content
-	skipped []string // paths left out: never uploaded
+	trees   map[string]struct{} // every tree written or found present
+	stale   []string            // paths written with their last uploaded content
+	skipped []string            // paths left out: never uploaded
 }
 
 func newTreeStats() *treeStats {
-	return &treeStats{files: map[string]struct{}{}, chunks: map[string]struct{}{}}
+	return &treeStats{files: map[string]struct{}{}, chunks: map[string]struct{}{}, trees: map[string]struct{}{}}
 }
 
 func (s *treeStats) add(f *index.FileRecord) {
@@ -236,7 +237,12 @@ func (w *treeWriter) writeDir(ctx context.Context, ino uint64, path string) (str
 		w.stats.add(&e.File)
 		t.Entries = append(t.Entries, e)
 	}
-	return putTree(ctx, w.repo, &w.codec, t)
+	id, err := putTree(ctx, w.repo, &w.codec, t)
+	if err != nil {
+		return "", err
+	}
+	w.stats.trees[id] = struct{}{}
+	return id, nil
 }
 
 // joinPath joins a slash-separated path shown to users and one name.
