@@ -46,11 +46,14 @@ type PathHistory struct {
 
 // PathVersion is one version in a PathHistory.
 type PathVersion struct {
-	N       int           `json:"n"`
-	Time    time.Time     `json:"time"`   // when the version was made
-	Device  string        `json:"device"` // the device that made it
-	Size    int64         `json:"size"`
-	Note    string        `json:"note,omitempty"` // current, deleted, conflict (lost), earlier file
+	N      int       `json:"n"`
+	Time   time.Time `json:"time"`   // when the version was made
+	Device string    `json:"device"` // the device that made it
+	Size   int64     `json:"size"`
+	Note   string    `json:"note,omitempty"` // current, deleted, conflict (lost), earlier file, pruned
+	// Pruned says the version was superseded before the retention
+	// cutoff of a garbage collection: its chunks may be gone.
+	Pruned  bool          `json:"pruned,omitempty"`
 	Version index.Version `json:"version"`
 }
 
@@ -95,7 +98,9 @@ func ResolvePath(idx *index.DB, p string) (dir index.Attr, name string, err erro
 // History lists the versions of what name in directory dir has held (see
 // PathHistory). A name that holds no regular file and never did fails with
 // index.ErrNotExist; one that holds something else with ErrNotRegular.
-func (e *Engine) History(dir uint64, name string) (PathHistory, error) {
+// Versions that retention let a garbage collection remove are marked
+// Pruned, as far as the store (if it answers within ctx) says.
+func (e *Engine) History(ctx context.Context, dir uint64, name string) (PathHistory, error) {
 	h := PathHistory{Name: name}
 	d, err := e.idx.GetAttr(dir)
 	if err != nil {
@@ -137,15 +142,44 @@ func (e *Engine) History(dir uint64, name string) (PathHistory, error) {
 		return h, fmt.Errorf("%s: no file and no deleted file of that name: %w", name, index.ErrNotExist)
 	}
 	sort.SliceStable(vs, func(i, j int) bool { return vs[i].HLC < vs[j].HLC })
+	pruned := e.prunedVersions(ctx, vs)
 	h.Versions = make([]PathVersion, len(vs))
 	for i, v := range vs {
-		h.Versions[i] = PathVersion{N: i + 1, Time: time.Unix(0, v.HLC).UTC(), Device: v.Author, Size: v.Size, Note: note(v, h.FileID), Version: v}
+		h.Versions[i] = PathVersion{N: i + 1, Time: time.Unix(0, v.HLC).UTC(), Device: v.Author, Size: v.Size,
+			Note: note(v, h.FileID, pruned[i]), Pruned: pruned[i], Version: v}
 	}
 	return h, nil
 }
 
+// prunedVersions says which of vs (sorted by time) retention has given up:
+// with chunks, and superseded by a later version of the same file before
+// the newest GC cutoff, as prune decides. A store that does not answer
+// leaves the cutoff known so far.
+func (e *Engine) prunedVersions(ctx context.Context, vs []index.Version) []bool {
+	// A listing must not wait for a store that does not answer.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := e.refreshGC(ctx); err != nil {
+		e.log.Debug("read GC epochs for a version listing", "err", err)
+	}
+	out := make([]bool, len(vs))
+	cutoff := e.VersionCutoff()
+	if cutoff == 0 {
+		return out
+	}
+	next := map[string]int64{} // file ID -> time of the version after
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i]
+		if t, ok := next[v.FileID]; ok && t < cutoff && v.Content != nil && len(v.Content.Chunks) > 0 {
+			out[i] = true
+		}
+		next[v.FileID] = v.HLC
+	}
+	return out
+}
+
 // note says what a version is, for the listing.
-func note(v index.Version, current string) string {
+func note(v index.Version, current string, pruned bool) string {
 	var n []string
 	switch {
 	case v.Deleted:
@@ -157,6 +191,9 @@ func note(v index.Version, current string) string {
 	}
 	if v.FileID != current {
 		n = append(n, "earlier file")
+	}
+	if pruned {
+		n = append(n, "pruned")
 	}
 	return strings.Join(n, ", ")
 }

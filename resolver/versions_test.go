@@ -16,7 +16,7 @@ import (
 
 func mustHistory(t *testing.T, d *device, name string) PathHistory {
 	t.Helper()
-	h, err := d.eng.History(index.RootIno, name)
+	h, err := d.eng.History(testCtx(t), index.RootIno, name)
 	if err != nil {
 		t.Fatalf("history of %s: %v", name, err)
 	}
@@ -202,7 +202,7 @@ func TestVersions(t *testing.T) {
 		if err != nil || dir.Ino != index.RootIno || name != "notes" {
 			t.Fatalf("resolve: %+v %q %v", dir, name, err)
 		}
-		h, err := v.Engine.History(dir.Ino, name)
+		h, err := v.Engine.History(testCtx(t), dir.Ino, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,6 +259,24 @@ func TestVersions(t *testing.T) {
 		}
 	})
 
+	t.Run("pruned", func(t *testing.T) {
+		repo, err := Open(testCtx(t), s, []byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Prune(testCtx(t), repo, PruneOptions{KeepWithin: 0}); err != nil {
+			t.Fatal(err)
+		}
+		h := mustHistory(t, a, "notes")
+		first := h.Versions[0]
+		if !first.Pruned || !strings.Contains(first.Note, "pruned") || h.Versions[len(h.Versions)-1].Pruned {
+			t.Fatalf("after a prune keeping no old versions: %+v", h.Versions)
+		}
+		if _, err := a.eng.RestoreOver(testCtx(t), mustLookup(t, a, "notes").Ino, first.Version); !errors.Is(err, ErrChunkGone) {
+			t.Fatalf("restore of a pruned version: %v", err)
+		}
+	})
+
 	t.Run("chunk_gone", func(t *testing.T) {
 		h := mustHistory(t, a, "notes")
 		ref := h.Versions[0].Version.Content.Chunks[0]
@@ -274,10 +292,10 @@ func TestVersions(t *testing.T) {
 		if _, err := a.idx.Create(index.RootIno, "dir", index.NewNode{Mode: syscall.S_IFDIR | 0o755}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.eng.History(index.RootIno, "dir"); !errors.Is(err, ErrNotRegular) {
+		if _, err := a.eng.History(testCtx(t), index.RootIno, "dir"); !errors.Is(err, ErrNotRegular) {
 			t.Fatalf("history of a directory: %v", err)
 		}
-		if _, err := a.eng.History(index.RootIno, "never"); !errors.Is(err, index.ErrNotExist) {
+		if _, err := a.eng.History(testCtx(t), index.RootIno, "never"); !errors.Is(err, index.ErrNotExist) {
 			t.Fatalf("history of nothing: %v", err)
 		}
 	})

@@ -75,12 +75,12 @@ type versionsCore struct {
 	idx *index.DB
 }
 
-func (c versionsCore) list(req versionRequest) (versionsReply, error) {
+func (c versionsCore) list(ctx context.Context, req versionRequest) (versionsReply, error) {
 	if req.Deleted {
 		ds, err := c.eng.Deleted(req.Dir)
 		return versionsReply{Deleted: ds}, err
 	}
-	h, err := c.eng.History(req.Dir, req.Name)
+	h, err := c.eng.History(ctx, req.Dir, req.Name)
 	if err != nil {
 		return versionsReply{}, describeVersionsErr(err, req.Path)
 	}
@@ -88,8 +88,8 @@ func (c versionsCore) list(req versionRequest) (versionsReply, error) {
 }
 
 // pick finds the version req selects.
-func (c versionsCore) pick(req versionRequest) (resolver.PathVersion, error) {
-	h, err := c.eng.History(req.Dir, req.Name)
+func (c versionsCore) pick(ctx context.Context, req versionRequest) (resolver.PathVersion, error) {
+	h, err := c.eng.History(ctx, req.Dir, req.Name)
 	if err != nil {
 		return resolver.PathVersion{}, describeVersionsErr(err, req.Path)
 	}
@@ -104,7 +104,7 @@ func (c versionsCore) pick(req versionRequest) (resolver.PathVersion, error) {
 // (a new version), as a new file where the name holds nothing, or to
 // ToDir/ToName.
 func (c versionsCore) restore(ctx context.Context, req versionRequest) (restoreReply, error) {
-	v, err := c.pick(req)
+	v, err := c.pick(ctx, req)
 	if err != nil {
 		return restoreReply{}, err
 	}
@@ -167,7 +167,7 @@ func (d *daemon) handleVersions(w http.ResponseWriter, r *http.Request) {
 	if !decodeVersionRequest(w, r, &req) {
 		return
 	}
-	rep, err := versionsCore{d.eng, d.idx}.list(req)
+	rep, err := versionsCore{d.eng, d.idx}.list(r.Context(), req)
 	if err != nil {
 		writeFailure(w, err)
 		return
@@ -201,7 +201,7 @@ func (d *daemon) handleVersionContent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	core := versionsCore{d.eng, d.idx}
-	v, err := core.pick(req)
+	v, err := core.pick(r.Context(), req)
 	if err != nil {
 		writeFailure(w, err)
 		return

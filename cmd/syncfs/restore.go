@@ -158,7 +158,7 @@ func restoreFromStore(ctx context.Context, w io.Writer, o restoreOptions, req ve
 			return err
 		}
 		if o.to != "" {
-			v, err := core.pick(req)
+			v, err := core.pick(ctx, req)
 			if err != nil {
 				return err
 			}

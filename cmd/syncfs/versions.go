@@ -63,7 +63,7 @@ func runVersions(ctx context.Context, w io.Writer, o versionsOptions, p string) 
 			if req, err = storeTarget(core.idx, req, p); err != nil {
 				return err
 			}
-			rep, err = core.list(req)
+			rep, err = core.list(ctx, req)
 			return err
 		})
 		if err != nil {

@@ -218,6 +218,25 @@ func TestVersionsRestore(t *testing.T) {
 		sync()
 	})
 
+	t.Run("pruned", func(t *testing.T) {
+		big := m.path("big.bin")
+		for i := range 2 {
+			writeString(t, big, strings.Repeat(string(rune('a'+i)), 64<<10))
+			sync()
+		}
+		mustSyncfs(t, nil, "prune", m.dir, "--keep-versions-within", "0", "--wait", "0s")
+		out := versionsJSON(t, nil, big)
+		if len(out.Versions) != 2 || !strings.Contains(out.Versions[0].Note, "pruned") || strings.Contains(out.Versions[1].Note, "pruned") {
+			t.Fatalf("versions after prune: %+v", out)
+		}
+		wantFailure(t, syncfs(t, nil, "restore", big, "--version", "1"), exitError, "version 1 of "+big+" was removed by prune")
+		dst := filepath.Join(t.TempDir(), "big")
+		wantFailure(t, syncfs(t, nil, "restore", big, "--version", "1", "--to", dst), exitError, "version 1 of "+big+" was removed by prune")
+		if _, err := os.Stat(dst); !os.IsNotExist(err) {
+			t.Fatalf("a failed restore left %s: %v", dst, err)
+		}
+	})
+
 	restoredCount := len(versionsJSON(t, nil, notes).Versions)
 	m.unmount(t)
 
