@@ -224,7 +224,7 @@ func runSnapshotCommand(ctx context.Context, w io.Writer, o snapshotOptions, op 
 	}
 	switch {
 	case nrefs >= 0 && len(args) != nrefs:
-		return usageError{fmt.Errorf("snapshot %s: want %d snapshot IDs or names after the mount point, got %d", op, nrefs, len(args))}
+		return usageError{fmt.Errorf("snapshot %s: want %d snapshot IDs or names, got %d", op, nrefs, len(args))}
 	case nrefs < 0 && len(args) == 0:
 		return usageError{fmt.Errorf("snapshot %s: give at least one snapshot ID or name", op)}
 	case op == "restore" && o.to == "":
