@@ -22,6 +22,10 @@ const (
 	KindSnapshot Kind = "snapshot" // snapshots/<id>: a snapshot record
 	KindDevice   Kind = "device"   // devices/<device>: a device's progress record
 	KindGC       Kind = "gc"       // gc/<epoch>: chunks a GC pass found unreferenced
+	// KindCheckpoint is checkpoints/<id>: a checkpoint record.
+	KindCheckpoint Kind = "checkpoint"
+	// KindPack is packs/<id>: part of a checkpoint's records.
+	KindPack Kind = "pack"
 )
 
 // FormatVersion is the sealed-object format this package writes and reads:
