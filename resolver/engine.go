@@ -57,12 +57,13 @@ type Engine struct {
 	pullMu   sync.Mutex // held for one puller round
 
 	// mu protects the following. Lock order: uploadMu or pullMu before mu.
-	mu        sync.Mutex
-	lastErr   string    // the last error of any loop, for status
-	lastErrAt time.Time //
-	reachable bool      // the last store call succeeded
-	stopped   error     // uploading stopped for good (device clash)
-	gc        gcState   // GC epochs seen and acknowledged (gc.go)
+	mu         sync.Mutex
+	lastErr    string            // the last error of any loop, for status
+	lastErrAt  time.Time         //
+	reachable  bool              // the last store call succeeded
+	stopped    error             // uploading stopped for good (device clash)
+	gc         gcState           // GC epochs seen and acknowledged (gc.go)
+	checkpoint *checkpointRecord // the newest checkpoint read (checkpoint.go)
 }
 
 type engineStats struct {

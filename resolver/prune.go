@@ -51,6 +51,10 @@ type PruneReport struct {
 	// chunk and tree objects in the store before the pass, in bytes.
 	ReferencedBytes int64
 	StoredBytes     int64
+	// Checkpoint is the checkpoint written; JournalsDeleted the batches
+	// it covers that were deleted.
+	Checkpoint      string
+	JournalsDeleted int
 }
 
 // Prune applies the retention policy, sweeps an epoch every live device
@@ -58,6 +62,9 @@ type PruneReport struct {
 // devices mounted and at any crash point: marking only writes gc/<epoch>;
 // a sweep deletes only objects a fresh scan finds unreferenced and records
 // the sweep after the deletes, so a killed sweep is finished by the next.
+//
+// Then it writes a checkpoint of the current tree (with the versions still
+// inside retention) and deletes the journal batches it covers.
 func Prune(ctx context.Context, repo *Repo, o PruneOptions) (*PruneReport, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -67,6 +74,43 @@ func Prune(ctx context.Context, repo *Repo, o PruneOptions) (*PruneReport, error
 			o.Progress(fmt.Sprintf(format, args...))
 		}
 	}
+	rep, err := prunePass(ctx, repo, o, say)
+	if err != nil || o.DryRun {
+		return rep, err
+	}
+	err = checkpointAndTrim(ctx, repo, o, rep, say)
+	return rep, err
+}
+
+// checkpointAndTrim writes a checkpoint and deletes the batches it covers.
+func checkpointAndTrim(ctx context.Context, repo *Repo, o PruneOptions, rep *PruneReport, say func(string, ...any)) error {
+	cutoff, err := newestCutoff(ctx, repo)
+	if err != nil {
+		return err
+	}
+	v, err := OpenView(ctx, repo, ViewOptions{})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	keep := func(vers []index.Version, i int) bool {
+		return cutoff == 0 || i+1 >= len(vers) || vers[i+1].HLC >= cutoff
+	}
+	rec, err := writeCheckpoint(ctx, repo, v.Index, o.Now(), keep)
+	if err != nil {
+		return err
+	}
+	rep.Checkpoint = rec.ID
+	n, err := trimJournals(ctx, repo, rec)
+	rep.JournalsDeleted = n
+	if err != nil {
+		return err
+	}
+	say("checkpoint %s: %d files, %d versions; %d journal batches it covers deleted", rec.ID, rec.Files, rec.History, n)
+	return nil
+}
+
+func prunePass(ctx context.Context, repo *Repo, o PruneOptions, say func(string, ...any)) (*PruneReport, error) {
 	rep := &PruneReport{}
 	if err := pruneSnapshots(ctx, repo, o, rep); err != nil {
 		return rep, err
@@ -226,11 +270,11 @@ func devicesBehind(ctx context.Context, repo *Repo, epoch uint64) ([]string, err
 	return behind, nil
 }
 
-// listCollectable lists the objects garbage collection may delete: chunks
-// and trees.
+// listCollectable lists the objects garbage collection may delete: chunks,
+// trees and checkpoint packs.
 func listCollectable(ctx context.Context, repo *Repo) ([]blobstore.Info, error) {
 	var out []blobstore.Info
-	for _, prefix := range []string{chunksPrefix, treesPrefix} {
+	for _, prefix := range []string{chunksPrefix, treesPrefix, packsPrefix} {
 		err := repo.Store.List(ctx, prefix, func(i blobstore.Info) error {
 			out = append(out, i)
 			return nil
@@ -295,6 +339,9 @@ func collectRefs(ctx context.Context, repo *Repo, cutoff int64) (map[string]stru
 		}
 	}
 	if err := addSnapshotRefs(ctx, repo, refs); err != nil {
+		return nil, err
+	}
+	if err := addCheckpointRefs(ctx, repo, refs); err != nil {
 		return nil, err
 	}
 	return refs, nil

@@ -29,16 +29,35 @@ func (e *Engine) pullOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list devices: %w", err)
 	}
+	// The newest checkpoint, read only if some device's next batch is
+	// missing (the usual end of a journal), and at most once a round.
+	var cp *checkpointRecord
+	var cpErr error
+	cpRead, cpApplied := false, false
+	checkpoint := func() (*checkpointRecord, error) {
+		if !cpRead {
+			cp, cpErr = e.checkpointFor(ctx)
+			cpRead = true
+		}
+		return cp, cpErr
+	}
 	var errs []error
 	for _, d := range devices {
-		if err := e.pullDevice(ctx, d); err != nil {
+		err := e.pullDevice(ctx, d, checkpoint)
+		if errors.Is(err, errBehindCheckpoint) && !cpApplied {
+			cpApplied = true
+			if err = e.applyCheckpoint(ctx, cp); err == nil {
+				err = e.pullDevice(ctx, d, checkpoint)
+			}
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return false, errors.Join(errs...)
 }
 
-func (e *Engine) pullDevice(ctx context.Context, device string) error {
+func (e *Engine) pullDevice(ctx context.Context, device string, checkpoint func() (*checkpointRecord, error)) error {
 	wm, err := e.idx.Watermark(device)
 	if err != nil {
 		return err
@@ -47,6 +66,13 @@ func (e *Engine) pullDevice(ctx context.Context, device string) error {
 		seq := wm + 1
 		body, err := blobstore.GetAll(ctx, e.repo.Store, journalName(device, seq), maxJournalObject)
 		if errors.Is(err, blobstore.ErrNotExist) {
+			cp, cerr := checkpoint()
+			if cerr != nil {
+				return fmt.Errorf("device %s: batch %d missing; %w", device, seq, cerr)
+			}
+			if cp != nil && cp.Positions[device] >= seq {
+				return fmt.Errorf("device %s: %w", device, errBehindCheckpoint)
+			}
 			return nil
 		}
 		if err != nil {
