@@ -447,6 +447,16 @@ func (d *daemon) serve(ctx context.Context) error {
 	stopEngine()
 	<-engDone
 	<-snapsDone
+	// With nothing left to upload, say so in the store, so that a prune
+	// does not wait for this device while it is away.
+	// (Offline, skip it: the device simply stays live.)
+	if d.eng.Status().Reachable {
+		ictx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := d.eng.SetIdle(ictx, false); err != nil {
+			d.log.Info("device stays live in the store", "reason", err)
+		}
+		cancel()
+	}
 	d.log.Info("unmounted", "mountpoint", d.mnt)
 	d.close()
 	return nil
