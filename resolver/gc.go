@@ -264,6 +264,22 @@ func (e *Engine) SetIdle(ctx context.Context, retire bool) error {
 	return writeDeviceRecord(ctx, e.repo, rec)
 }
 
+// Retire marks this device retired and idle whatever it still holds: for
+// a one-off command's device as it exits, since its scratch index (and so
+// anything not sent) goes with it and nothing of it is in flight any more.
+func (e *Engine) Retire(ctx context.Context) error {
+	e.uploadMu.Lock()
+	defer e.uploadMu.Unlock()
+	rec, err := readDeviceRecord(ctx, e.repo, e.device)
+	if errors.Is(err, blobstore.ErrNotExist) {
+		rec = deviceRecord{Device: e.device, Registered: time.Now().UTC()}
+	} else if err != nil {
+		return err
+	}
+	rec.Idle, rec.Retired = true, true
+	return writeDeviceRecord(ctx, e.repo, rec)
+}
+
 func (e *Engine) stopUploads(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -178,16 +178,27 @@ func restoreFromStore(ctx context.Context, w io.Writer, o restoreOptions, req ve
 			fmt.Fprintf(w, "wrote version %d of %s (%s) to %s\n", v.N, p, humanBytes(v.Size), dst)
 			return nil
 		}
-		rep, err := core.restore(ctx, req)
-		if err != nil {
+		// A device of its own: registered (live) before it names old
+		// chunks, so that a prune waits for it, and retired once its one
+		// batch is in the store, so that no prune waits for it again.
+		if err := core.eng.RegisterDevice(ctx); err != nil {
 			return err
 		}
-		if err := core.eng.RegisterDevice(ctx); err != nil {
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := core.eng.Retire(rctx); err != nil {
+				fmt.Fprintf(os.Stderr, "syncfs: could not retire device %s (retire it with `syncfs device forget`): %v\n", core.idx.Device(), err)
+			}
+		}()
+		rep, err := core.restore(ctx, req)
+		if err != nil {
 			return err
 		}
 		if err := core.eng.Flush(ctx, nil); err != nil {
 			return fmt.Errorf("write the restore to the store: %w", err)
 		}
+
 		printRestored(w, p, "", rep)
 		fmt.Fprintf(w, "written to the store as device %s; mounts see it at their next pull\n", core.idx.Device())
 		return nil
