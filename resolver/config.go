@@ -13,9 +13,10 @@ import (
 	"github.com/syncfs/syncfs/resolver/chunker"
 )
 
-// FormatVersion is the store format this syncfs writes. It stays 0 until
-// versions, snapshots and GC have landed; then it is frozen as 1.
-const FormatVersion = 0
+// FormatVersion is the store format this syncfs writes and reads: version
+// 1, frozen (resolver/FORMAT.md; a store written by it is kept under
+// testdata/store-v1 and must always open).
+const FormatVersion = 1
 
 // Errors a user sees when opening a store, each with its own exit code in
 // the CLI.

@@ -131,7 +131,7 @@ func TestInitOpen(t *testing.T) {
 	}
 	raw, _ := blobstore.GetAll(testCtx(t), s, configName, 0)
 	for name, mutate := range map[string]func([]byte) []byte{
-		"format 1": func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 0`), []byte(`"format": 7`), 1) },
+		"format 7": func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 1`), []byte(`"format": 7`), 1) },
 		"inline change": func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"inline_max": 4096`), []byte(`"inline_max": 4095`), 1)
 		},
@@ -142,10 +142,10 @@ func TestInitOpen(t *testing.T) {
 			if err == nil {
 				t.Fatal("tampered config opened")
 			}
-			if name == "format 1" && !errors.Is(err, ErrUnknownFormat) {
+			if name == "format 7" && !errors.Is(err, ErrUnknownFormat) {
 				t.Fatalf("want ErrUnknownFormat, got %v", err)
 			}
-			if name != "format 1" && !errors.Is(err, ErrCorruptConfig) {
+			if name != "format 7" && !errors.Is(err, ErrCorruptConfig) {
 				t.Fatalf("want ErrCorruptConfig, got %v", err)
 			}
 		})
