@@ -149,3 +149,35 @@ func TestPruneRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneSnapshots takes three snapshots through the store and prunes
+// them by policy: keep-last keeps the newest, and a dry run deletes nothing.
+func TestPruneSnapshots(t *testing.T) {
+	st := localStore(t)
+	st.init(t)
+	m := mountStore(t, st, "")
+	for i := range 3 {
+		randomFile(t, m.path("f"), 64<<10+i)
+		mustSyncfs(t, nil, "sync", m.dir)
+		mustSyncfs(t, nil, "snapshot", "create", m.dir, "--name", "s"+string(rune('0'+i)))
+	}
+	m.unmount(t)
+	list := func() string {
+		return mustSyncfs(t, passEnv(), append([]string{"snapshot", "list"}, st.args()...)...).stdout
+	}
+	r := mustSyncfs(t, passEnv(), append([]string{"prune", "--keep-last", "1", "--dry-run"}, st.args()...)...)
+	if !strings.Contains(r.stdout, "1 kept, 2 would delete") || strings.Count(list(), "\n") != 4 {
+		t.Fatalf("dry run: %s\n%s", r, list())
+	}
+	r = mustSyncfs(t, passEnv(), append([]string{"prune", "--keep-last", "1"}, st.args()...)...)
+	if !strings.Contains(r.stdout, "1 kept, 2 deleted") {
+		t.Fatalf("prune --keep-last 1: %s", r)
+	}
+	if l := list(); strings.Count(l, "\n") != 2 || !strings.Contains(l, "s2") {
+		t.Fatalf("after prune the snapshots are:\n%s", l)
+	}
+	r = mustSyncfs(t, passEnv(), append([]string{"verify", "--read-data"}, st.args()...)...)
+	if !strings.Contains(r.stdout, ": 0 problems") {
+		t.Fatalf("verify after prune: %s", r)
+	}
+}
