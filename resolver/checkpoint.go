@@ -333,3 +333,81 @@ func addCheckpointRefs(ctx context.Context, repo *Repo, refs map[string]struct{}
 	}
 	return nil
 }
+
+// DefaultCheckpointEvery is how many journal batches, summed over devices,
+// may follow the newest checkpoint before a mounted device writes a new one.
+const DefaultCheckpointEvery = 2000
+
+// maybeCheckpoint writes a checkpoint in the background when the journals
+// have grown CheckpointEvery batches past the newest one, so that a new
+// device or one long offline starts from it rather than replaying every
+// batch. It rebuilds the tree from the store (a View), never from this
+// device's own index, whose unsent changes are not the store's yet. Several
+// devices may do so at once: the newest checkpoint simply wins.
+func (e *Engine) maybeCheckpoint(ctx context.Context) {
+	every := e.opts.CheckpointEvery
+	if every <= 0 || !e.checkpointing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer e.checkpointing.Store(false)
+		if err := e.checkpointIfDue(ctx, uint64(every)); err != nil && ctx.Err() == nil {
+			e.log.Warn("periodic checkpoint failed", "err", err)
+		}
+	}()
+}
+
+func (e *Engine) checkpointIfDue(ctx context.Context, every uint64) error {
+	r, err := e.idx.ReadTree(ctx)
+	if err != nil {
+		return err
+	}
+	pos, err := r.Positions()
+	r.Close()
+	if err != nil {
+		return err
+	}
+	cp, err := e.checkpointFor(ctx)
+	if err != nil {
+		return err
+	}
+	var since uint64
+	for d, seq := range pos {
+		var covered uint64
+		if cp != nil {
+			covered = cp.Positions[d]
+		}
+		if seq > covered {
+			since += seq - covered
+		}
+	}
+	if since < every {
+		return nil
+	}
+	v, err := OpenView(ctx, e.repo, ViewOptions{Engine: Options{Logger: e.log}})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	cutoff := e.VersionCutoff()
+	keep := func(vers []index.Version, i int) bool {
+		return cutoff == 0 || i+1 >= len(vers) || vers[i+1].HLC >= cutoff
+	}
+	rec, err := writeCheckpoint(ctx, e.repo, v.Index, time.Now(), keep)
+	if err != nil {
+		return err
+	}
+	e.log.Info("wrote checkpoint", "id", rec.ID, "batches since the last", since)
+	// Old records go (their packs are collected by a later prune); the
+	// batches stay until a prune deletes them.
+	ids, err := listCheckpoints(ctx, e.repo)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(ids)-keepCheckpoints; i++ {
+		if err := e.repo.Store.Delete(ctx, checkpointName(ids[i])); err != nil && !errors.Is(err, blobstore.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/syncfs/syncfs/blobstore"
 	"github.com/syncfs/syncfs/index"
@@ -115,4 +116,51 @@ func journalCount(t *testing.T, s interface {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestPeriodicCheckpoint checks that a device writes a checkpoint once the
+// journals have grown past CheckpointEvery batches, and that it covers
+// what the device had applied.
+func TestPeriodicCheckpoint(t *testing.T) {
+	s := initStore(t)
+	a := newDevice(t, s, "aaaa")
+	for i := range 4 {
+		a.writeFile(t, "f", randBytes(int64(i), 100))
+		if err := a.eng.Flush(testCtx(t), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newDevice(t, s, "bbbb")
+	b.eng.opts.CheckpointEvery = 3
+	if err := b.eng.Pull(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var rec *checkpointRecord
+	for rec == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint written")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if b.eng.checkpointing.Load() {
+			continue
+		}
+		var err error
+		if rec, err = newestCheckpoint(testCtx(t), openRepo(t, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec.Positions["aaaa"] != 4 {
+		t.Fatalf("checkpoint positions %v, want aaaa:4", rec.Positions)
+	}
+	// Below the threshold nothing more is written.
+	if err := b.eng.Pull(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for b.eng.checkpointing.Load() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ids, _ := listCheckpoints(testCtx(t), openRepo(t, s)); len(ids) != 1 {
+		t.Fatalf("%d checkpoints after a pull with nothing new", len(ids))
+	}
 }

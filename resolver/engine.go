@@ -35,6 +35,9 @@ type Options struct {
 	// OnBatch, if set, sees every journal batch the puller applies: the
 	// garbage collector reads all versions while rebuilding a View.
 	OnBatch func(device string, seq uint64, recs []index.Record)
+	// CheckpointEvery is how many journal batches past the newest
+	// checkpoint make a mounted device write one; 0: never (Views, tests).
+	CheckpointEvery int
 }
 
 // Engine runs the uploader, puller and janitor for one mounted store.
@@ -64,6 +67,8 @@ type Engine struct {
 	stopped    error             // uploading stopped for good (device clash)
 	gc         gcState           // GC epochs seen and acknowledged (gc.go)
 	checkpoint *checkpointRecord // the newest checkpoint read (checkpoint.go)
+
+	checkpointing atomic.Bool // a periodic checkpoint is being written
 }
 
 type engineStats struct {

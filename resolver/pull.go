@@ -54,6 +54,9 @@ func (e *Engine) pullOnce(ctx context.Context) (bool, error) {
 			errs = append(errs, err)
 		}
 	}
+	if len(errs) == 0 {
+		e.maybeCheckpoint(ctx)
+	}
 	return false, errors.Join(errs...)
 }
 

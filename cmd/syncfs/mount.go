@@ -324,7 +324,7 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	if err != nil {
 		return nil, err
 	}
-	d.eng = resolver.New(repo, d.idx, d.cache, resolver.Options{PollInterval: o.poll, CacheBudget: budget, Logger: d.log})
+	d.eng = resolver.New(repo, d.idx, d.cache, resolver.Options{PollInterval: o.poll, CacheBudget: budget, Logger: d.log, CheckpointEvery: resolver.DefaultCheckpointEvery})
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := d.eng.RegisterDevice(rctx); err != nil {
 		d.log.Warn("store not reachable; working offline", "err", err)
