@@ -46,12 +46,14 @@ type Cache struct {
 	entries map[Key]*entry // present-range state of keys being fetched
 }
 
-// entry tracks the present ranges of one key.
+// entry tracks the present ranges of one key, and how it is being read.
 type entry struct {
-	fill    sync.Mutex // one fill at a time per key: concurrent readers of a chunk cause one fetch
-	mu      sync.Mutex // guards present
+	fill sync.Mutex // one fill at a time per key: concurrent readers of a chunk cause one fetch
+
+	mu      sync.Mutex // mu protects the following; it is taken inside fill, never around it
 	present ranges
 	loaded  bool
+	reads   readState // sequential-read detection, for read-ahead (readahead.go)
 }
 
 // New opens (creating) a cache in dir.
@@ -158,12 +160,25 @@ func (c *Cache) Ensure(ctx context.Context, k Key, size, off, n int64) (complete
 	if err := c.load(k, e); err != nil {
 		return false, err
 	}
-	if n > 0 && !e.has(off, off+n) {
+	if n <= 0 {
+		return e.has(0, size), nil
+	}
+	runsOn := e.noteRead(off, n)
+	if !e.has(off, off+n) {
 		if c.fetcher == nil {
 			return false, fmt.Errorf("fetch %s: no fetcher", k)
 		}
 		e.fill.Lock()
 		err := c.fill(ctx, k, e, off, n)
+		if err == nil && runsOn {
+			// Read-ahead is a guess: if it fails (the store went away,
+			// the read's deadline passed), the bytes asked for are
+			// already present, and the next read that needs the rest
+			// fetches it and reports its own error.
+			if ahead := e.readAhead(off+n, size); ahead > 0 {
+				_ = c.fill(ctx, k, e, off+n, ahead)
+			}
+		}
 		e.fill.Unlock()
 		if err != nil {
 			return false, err
@@ -173,6 +188,9 @@ func (c *Cache) Ensure(ctx context.Context, k Key, size, off, n int64) (complete
 }
 
 func (c *Cache) fill(ctx context.Context, k Key, e *entry, off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
 	// Another reader may have fetched it while we waited.
 	for _, gap := range e.gaps(off, off+n) {
 		f, err := c.Open(k, true)

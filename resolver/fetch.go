@@ -5,13 +5,19 @@ import (
 	"fmt"
 	"io"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/syncfs/syncfs/cache"
+	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/internal/killpoint"
 )
 
 var _ cache.Fetcher = (*Engine)(nil)
 
 // Fetch fills [off, off+n) of a file version into dst, in whole chunks, and
-// returns the range written.
+// returns the range written. Only the chunks that overlap the range are
+// fetched (the cache asks for read-ahead by asking for more), up to
+// Options.Parallel at a time; it fails as a whole if any chunk fails.
 func (e *Engine) Fetch(ctx context.Context, key cache.Key, off, n int64, dst io.WriterAt) (int64, int64, error) {
 	c, err := e.idx.ContentOf(key.Ino, key.Cver)
 	if err != nil {
@@ -26,30 +32,43 @@ func (e *Engine) Fetch(ctx context.Context, key cache.Key, off, n int64, dst io.
 		}
 		return 0, c.Size, nil
 	}
-	start, end := int64(-1), int64(0)
+	type placed struct {
+		ref index.ChunkRef
+		pos int64
+	}
+	var want []placed
 	var pos int64
 	for _, ref := range c.Chunks {
-		cEnd := pos + ref.Len
-		if cEnd > off && pos < off+n {
-			plain, err := e.getChunk(ctx, ref)
-			if err != nil {
-				return 0, 0, err
-			}
-			if _, err := dst.WriteAt(plain, pos); err != nil {
-				return 0, 0, cache.MapError(err)
-			}
-			if start < 0 {
-				start = pos
-			}
-			end = cEnd
-		}
-		pos = cEnd
 		if pos >= off+n {
 			break
 		}
+		if pos+ref.Len > off {
+			want = append(want, placed{ref, pos})
+		}
+		pos += ref.Len
 	}
-	if start < 0 {
+	if len(want) == 0 {
 		return off, off, nil
 	}
-	return start, end, nil
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.Parallel)
+	for _, w := range want {
+		g.Go(func() error {
+			plain, err := e.getChunk(gctx, w.ref)
+			if err != nil {
+				return err
+			}
+			if _, err := dst.WriteAt(plain, w.pos); err != nil {
+				return fmt.Errorf("write fetched chunk: %w", cache.MapError(err))
+			}
+			// Written, neither synced nor recorded as present.
+			killpoint.Reach(killpoint.PointFetchMiddle)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
+	last := want[len(want)-1]
+	return want[0].pos, last.pos + last.ref.Len, nil
 }

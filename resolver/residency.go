@@ -12,6 +12,7 @@ import (
 
 	"github.com/syncfs/syncfs/cache"
 	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/internal/killpoint"
 )
 
 // Residency control: the pinner fetches pinned files, the evictor keeps the
@@ -225,6 +226,8 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 		case err != nil:
 			return rep, err
 		}
+		// The index says Absent; the cache file is still there.
+		killpoint.Reach(killpoint.PointEvictMiddle)
 		if err := e.cache.Remove(cache.Key{Ino: old.Ino, Cver: old.Cver}); err != nil {
 			return rep, err
 		}
@@ -382,6 +385,8 @@ func (e *Engine) Evict(ctx context.Context, roots []uint64) (EvictResult, error)
 		case err != nil:
 			return res, err
 		}
+		// The index says Absent; the cache file is still there.
+		killpoint.Reach(killpoint.PointEvictMiddle)
 		if err := e.cache.Remove(cache.Key{Ino: old.Ino, Cver: old.Cver}); err != nil {
 			return res, err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/syncfs/syncfs/blobstore"
 	"github.com/syncfs/syncfs/cache"
 	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/internal/killpoint"
 	"github.com/syncfs/syncfs/resolver/chunker"
 	"golang.org/x/sync/errgroup"
 )
@@ -100,6 +101,8 @@ func (e *Engine) sendBatch(ctx context.Context, b index.JournalBatch) error {
 	if err != nil {
 		return fmt.Errorf("store journal %s: %w", name, err)
 	}
+	// In the store; the index does not yet know it was sent.
+	killpoint.Reach(killpoint.PointJournalStored)
 	e.stats.batches.Add(1)
 	e.stats.addUp(int64(len(b.Body)))
 	return e.idx.MarkSent(b.Seq)
@@ -150,7 +153,14 @@ func (e *Engine) uploadContent(ctx context.Context, u index.Upload) (index.Conte
 		refs = append(refs, index.ChunkRef{ID: id, Len: int64(c.Length)})
 		total += int64(c.Length)
 		data := c.Data
-		g.Go(func() error { return e.putChunk(gctx, id, data) })
+		g.Go(func() error {
+			if err := e.putChunk(gctx, id, data); err != nil {
+				return err
+			}
+			// Stored; no journal entry names it yet.
+			killpoint.Reach(killpoint.PointChunkStored)
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return index.Content{}, err
