@@ -108,6 +108,9 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		author = device
 	}
 	remote := version{vv: f.VV, hlc: f.HLC, dev: author}
+	if err := noteCopyRecordTx(tx, f, remote); err != nil {
+		return err
+	}
 	var l localFile
 	var vvs, bases string
 	err := tx.QueryRow("SELECT ino, vv, base_vv, hlc, author, state, mode, cver, content, home_parent, home_name FROM inodes WHERE file_id=?", f.ID).
@@ -179,7 +182,14 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 				if err != nil {
 					return err
 				}
-				if !exists {
+				// Under "newest" a journaled loser lives on in the
+				// file's versions; unsynced content is in no version,
+				// so it still gets a copy.
+				newest, err := newestTx(tx)
+				if err != nil {
+					return err
+				}
+				if !exists && (staged || !newest) {
 					return db.localCopyThenDeleteTx(tx, f, merged, author, copyID, l, st)
 				}
 				survive = false
@@ -204,7 +214,16 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 	// (even a dominating remote version has not seen it), journaled content
 	// is compared by its reference.
 	conflict := isReg && f.Content != nil && (staged || concurrent && !seenAll && string(cb) != string(l.content))
-	if conflict && remoteWins {
+	newest := false
+	if conflict {
+		if newest, err = newestTx(tx); err != nil {
+			return err
+		}
+	}
+	// Under "newest" a journaled loser (ours or theirs) lives on in the
+	// file's versions and no copy is made; unsynced content is in no
+	// version, so it still gets a copy.
+	if conflict && remoteWins && (staged || !newest) {
 		copyID := conflictFileID(f.ID, l.ver.vv)
 		exists, err := fileExistsTx(tx, copyID)
 		if err != nil {
@@ -227,7 +246,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		// The copy is there already (another device made it from our
 		// journaled version): replacing our content loses nothing.
 	}
-	if conflict && !remoteWins {
+	if conflict && !remoteWins && !newest {
 		copyID := conflictFileID(f.ID, f.VV)
 		exists, err := fileExistsTx(tx, copyID)
 		if err != nil {
@@ -236,8 +255,12 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		if !exists {
 			c := *f
 			c.ID, c.Parent, c.Name = copyID, l.homePar, l.homeName
+			c.ConflictOf, c.Resolved = f.ID, false
 			ino, err := db.insertFileTx(tx, &c, remote, f.VV, false)
 			if err != nil {
+				return err
+			}
+			if err := noteCopyTx(tx, copyID, f.ID, remote, false); err != nil {
 				return err
 			}
 			if err := db.queueFile(tx, ino); err != nil {

@@ -123,6 +123,9 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 		if c.Files[i].Xattrs, err = xattrsTx(tx, ino); err != nil {
 			return nil, err
 		}
+		if c.Files[i].ConflictOf, c.Files[i].Resolved, err = copyOfTx(tx, c.Files[i].ID); err != nil {
+			return nil, err
+		}
 	}
 
 	rows, err = tx.QueryContext(ctx, "SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions ORDER BY parent_fid, name")

@@ -158,14 +158,21 @@ func (db *DB) editLosesToDeletedTx(tx *sql.Tx, f *FileRecord, remote version, st
 	if f.VV.Compare(base.vv) != Concurrent || !later(base, remote) || f.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return false, nil
 	}
+	if newest, err := newestTx(tx); err != nil || newest {
+		// Under "newest" the edit lives on in the file's versions.
+		return true, err
+	}
 	c := *f
-	c.ID = conflictFileID(f.ID, f.VV)
+	c.ID, c.ConflictOf, c.Resolved = conflictFileID(f.ID, f.VV), f.ID, false
 	exists, err := fileExistsTx(tx, c.ID)
 	if err != nil || exists {
 		return true, err
 	}
 	ino, err := db.insertFileTx(tx, &c, remote, f.VV, false)
 	if err != nil {
+		return true, err
+	}
+	if err := noteCopyTx(tx, c.ID, f.ID, remote, false); err != nil {
 		return true, err
 	}
 	st.touched[ino] = true
@@ -312,6 +319,9 @@ func (db *DB) keepLocalAsCopyTx(tx *sql.Tx, f *FileRecord, remote version, merge
 	}
 	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=?, home_parent=?, home_name=? WHERE ino=?", copyID, journaledMaybe, w.Parent, w.Name, l.ino); err != nil {
 		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	if err := noteCopyTx(tx, copyID, f.ID, l.ver, false); err != nil {
+		return err
 	}
 	ino, err := db.insertFileTx(tx, &w, remote, merged, true)
 	if err != nil {
@@ -484,6 +494,9 @@ func entryLater(a version, achild string, b version, bchild string) bool {
 func (db *DB) localCopyThenDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author, copyID string, l localFile, st *applyState) error {
 	if _, err := tx.Exec("UPDATE inodes SET file_id=?, journaled=? WHERE ino=?", copyID, journaledMaybe, l.ino); err != nil {
 		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
+	}
+	if err := noteCopyTx(tx, copyID, f.ID, l.ver, false); err != nil {
+		return err
 	}
 	// Its names were the file's: they go, and the copy is linked again
 	// under a conflict name.

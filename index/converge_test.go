@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -48,7 +49,7 @@ func TestRandomConvergence(t *testing.T) {
 	first, n := convergeSeeds(t)
 	for seed := first; seed < first+n; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			problem := runConvergence(t, seed)
+			problem := runConvergence(t, seed, PolicyCopy)
 			if why, ok := knownDivergent[seed]; ok && os.Getenv("SYNCFS_CONVERGE_SEED") == "" {
 				// Still run, so that a fix shows up here.
 				if problem == "" {
@@ -74,6 +75,23 @@ var knownDivergent = map[int64]string{
 	247: "a directory deleted on one device while another wrote in it is linked again in different places",
 }
 
+// TestRandomConvergenceNewest runs the first seeds of
+// TestRandomConvergence under the "newest" conflict policy: devices still
+// converge, no conflict copy of content is made unless the losing content
+// was never uploaded, and every content a user wrote survives in the tree
+// or in a file's versions.
+func TestRandomConvergenceNewest(t *testing.T) {
+	first, n := convergeSeeds(t)
+	n = min(n, 30) // the default run's first seeds: enough on 2 cores
+	for seed := first; seed < first+n; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			if problem := runConvergence(t, seed, PolicyNewest); problem != "" {
+				t.Fatalf("seed %d (replay with SYNCFS_CONVERGE_SEED=%d): %s", seed, seed, problem)
+			}
+		})
+	}
+}
+
 // simModel remembers, across devices, which contents must survive.
 type simModel struct {
 	written map[string]string // content hash -> who wrote it where, for messages
@@ -83,11 +101,16 @@ type simModel struct {
 
 // runConvergence runs one seed and returns what went wrong: devices that
 // differ, or contents lost ("" if neither).
-func runConvergence(t *testing.T, seed int64) string {
+func runConvergence(t *testing.T, seed int64, policy string) string {
 	rng := rand.New(rand.NewSource(seed))
 	clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	names := []string{"aaaa", "bbbb", "cccc"}[:2+rng.Intn(2)]
 	devs := newSimSeeded(t, clock, seed, names...)
+	for _, d := range devs {
+		if err := d.db.SetConflictPolicy(policy); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m := &simModel{written: map[string]string{}, retired: map[string]bool{}}
 	steps := 30 + rng.Intn(40)
 	for i := 0; i < steps; i++ {
@@ -115,6 +138,17 @@ func runConvergence(t *testing.T, seed int64) string {
 		return problem
 	}
 	have := contents(tr)
+	if policy == PolicyNewest {
+		// A loser lives on in its file's versions.
+		for _, d := range devs {
+			for h := range historyContents(t, d) {
+				have[h]++
+			}
+		}
+	}
+	if problem := sameConflicts(t, devs); problem != "" {
+		return problem
+	}
 	var lost []string
 	for h, who := range m.written {
 		if !m.retired[h] && have[h] == 0 {
@@ -277,4 +311,51 @@ func randomOp(t *testing.T, rng *rand.Rand, d *simDevice, m *simModel) {
 			t.Fatalf("%s: chmod: %v", d.name, err)
 		}
 	}
+}
+
+// historyContents returns the hashes of every content in d's history.
+func historyContents(t *testing.T, d *simDevice) map[string]bool {
+	t.Helper()
+	rows, err := d.db.r.Query("SELECT content FROM history WHERE deleted=0 AND content IS NOT NULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var cb []byte
+		if err := rows.Scan(&cb); err != nil {
+			t.Fatal(err)
+		}
+		var c Content
+		if err := json.Unmarshal(cb, &c); err != nil {
+			t.Fatal(err)
+		}
+		out[hashOf(c.Inline)] = true
+	}
+	return out
+}
+
+// sameConflicts reports devices that list different conflicts once
+// settled ("" if they agree).
+func sameConflicts(t *testing.T, devs []*simDevice) string {
+	t.Helper()
+	list := func(d *simDevice) string {
+		cs, err := d.db.Conflicts(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, c := range cs {
+			fmt.Fprintf(&b, "  copy %q (%s) of %q (%s) loser %s@%d vv %s\n", c.CopyPath, c.CopyID, c.OrigPath, c.OrigID, c.Loser.Device, c.Loser.HLC, c.LoserVV)
+		}
+		return b.String()
+	}
+	first := list(devs[0])
+	for _, d := range devs[1:] {
+		if got := list(d); got != first {
+			return fmt.Sprintf("conflicts listed differ:\n%s:\n%s%s:\n%s", devs[0].name, first, d.name, got)
+		}
+	}
+	return ""
 }

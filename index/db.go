@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS watermarks(
 	err    TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS history(file_id TEXT NOT NULL, vv TEXT NOT NULL, hlc INTEGER NOT NULL, author TEXT NOT NULL DEFAULT '', mode INTEGER NOT NULL, size INTEGER NOT NULL DEFAULT 0, mtime INTEGER NOT NULL DEFAULT 0, content BLOB, deleted INTEGER NOT NULL DEFAULT 0, home_parent TEXT NOT NULL DEFAULT '', home_name BLOB, PRIMARY KEY(file_id, vv)); CREATE INDEX IF NOT EXISTS history_home ON history(home_parent);
+CREATE TABLE IF NOT EXISTS conflict_copies(file_id TEXT PRIMARY KEY, orig_id TEXT NOT NULL DEFAULT '', resolved INTEGER NOT NULL DEFAULT 0, loser_hlc INTEGER NOT NULL DEFAULT 0, loser_author TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS trash(
 	ino  INTEGER NOT NULL,
 	cver INTEGER NOT NULL,
@@ -149,7 +150,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=0"
+	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=0&_stmt_cache_size=256"
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)

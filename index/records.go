@@ -35,6 +35,13 @@ type FileRecord struct {
 	// made it): an edit concurrent with that version and losing to it is
 	// kept as a conflict copy rather than undoing the deletion.
 	Base *VersionRef `json:"base,omitempty"`
+	// ConflictOf is, in a conflict copy's record, the file ID of the file
+	// it keeps a losing version of. Empty: not a copy (or an old record).
+	ConflictOf string `json:"conflict_of,omitempty"`
+	// Resolved marks a conflict copy settled by hand and kept as it is
+	// (syncfs conflicts resolve --keep both): no longer listed as a
+	// conflict. Once any version of a copy says so, it stays so.
+	Resolved bool `json:"resolved,omitempty"`
 }
 
 // VersionRef names one version of a file: its vector, hybrid time and

@@ -236,6 +236,9 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 	}
 	rec = &FileRecord{ID: a.FileID, Mode: a.Mode, UID: a.UID, GID: a.GID, Rdev: a.Rdev, Mtime: a.Mtime, Ctime: a.Ctime, Target: target, VV: parseVV(vvs), HLC: hlc,
 		Dev: db.foreignAuthor(author), Parent: homePar, Name: homeName}
+	if rec.ConflictOf, rec.Resolved, err = copyOfTx(tx, a.FileID); err != nil {
+		return nil, nil, false, err
+	}
 	if rec.Xattrs, err = xattrsTx(tx, ino); err != nil {
 		return nil, nil, false, err
 	}
