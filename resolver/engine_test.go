@@ -7,7 +7,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,10 +38,13 @@ type device struct {
 
 func newDevice(t *testing.T, s blobstore.Store, name string) *device {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	_ = ctx
-	repo, err := Open(testCtx(t), s, []byte("pw"))
+	return newDeviceWithPass(t, s, name, "pw")
+}
+
+// newDeviceWithPass is newDevice for a store with another passphrase.
+func newDeviceWithPass(t *testing.T, s blobstore.Store, name, pass string) *device {
+	t.Helper()
+	repo, err := Open(testCtx(t), s, []byte(pass))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,24 +68,7 @@ func newDevice(t *testing.T, s blobstore.Store, name string) *device {
 // writeFile creates name in the root with data, as fs would.
 func (d *device) writeFile(t *testing.T, name string, data []byte) index.Attr {
 	t.Helper()
-	a, err := d.idx.Lookup(index.RootIno, name)
-	if errors.Is(err, index.ErrNotExist) {
-		a, err = d.idx.Create(index.RootIno, name, index.NewNode{Mode: syscall.S_IFREG | 0o644})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.idx.Open(a.Ino, true, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(d.cache.Path(cache.Key{Ino: a.Ino, Cver: a.Cver}), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d.idx.NoteWrite(a.Ino, int64(len(data)), time.Now().UnixNano())
-	if err := d.idx.Release(a.Ino, true); err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return d.put(t, index.RootIno, name, data)
 }
 
 func (d *device) readFile(t *testing.T, name string) []byte {

@@ -319,12 +319,8 @@ func TestWriteStoreV1(t *testing.T) {
 	if _, err := Init(testCtx(t), s, []byte(storeV1Passphrase), InitOptions{KDF: testKDF()}); err != nil {
 		t.Fatal(err)
 	}
-	open := func(name string) *device {
-		t.Helper()
-		d := newDeviceWithPass(t, s, name, storeV1Passphrase)
-		return d
-	}
-	a, b := open("1111111111111111"), open("2222222222222222")
+	a := newDeviceWithPass(t, s, "1111111111111111", storeV1Passphrase)
+	b := newDeviceWithPass(t, s, "2222222222222222", storeV1Passphrase)
 	rng := rand.New(rand.NewSource(1))
 	big := make([]byte, 1300<<10)
 	rng.Read(big)
@@ -358,11 +354,11 @@ func TestWriteStoreV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.writeIn(t, docs.Ino, "notes.txt", []byte("notes, version 1\n"))
+	a.put(t, docs.Ino, "notes.txt", []byte("notes, version 1\n"))
 	flush(a)
-	a.writeIn(t, docs.Ino, "notes.txt", []byte("notes, version 2\n"))
-	bigA := a.writeIn(t, index.RootIno, "big.bin", big)
-	a.writeIn(t, index.RootIno, "gone.txt", []byte("deleted later\n"))
+	a.put(t, docs.Ino, "notes.txt", []byte("notes, version 2\n"))
+	bigA := a.put(t, index.RootIno, "big.bin", big)
+	a.put(t, index.RootIno, "gone.txt", []byte("deleted later\n"))
 	if _, err := a.idx.Create(index.RootIno, "link", index.NewNode{Mode: syscall.S_IFLNK | 0o777, Target: "docs/notes.txt"}); err != nil {
 		t.Fatal(err)
 	}
@@ -379,16 +375,16 @@ func TestWriteStoreV1(t *testing.T) {
 	if _, err := a.idx.Create(index.RootIno, "fifo", index.NewNode{Mode: syscall.S_IFIFO | 0o644}); err != nil {
 		t.Fatal(err)
 	}
-	a.writeIn(t, index.RootIno, "empty", nil)
+	a.put(t, index.RootIno, "empty", nil)
 	flush(a)
 	pull(b)
 	// A conflict: both edit notes.txt before seeing the other's edit.
-	a.writeIn(t, docs.Ino, "notes.txt", []byte("notes, version 3 from A\n"))
+	a.put(t, docs.Ino, "notes.txt", []byte("notes, version 3 from A\n"))
 	bdocs, err := b.idx.Lookup(index.RootIno, "docs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.writeIn(t, bdocs.Ino, "notes.txt", []byte("notes, version 3 from B\n"))
+	b.put(t, bdocs.Ino, "notes.txt", []byte("notes, version 3 from B\n"))
 	flush(a)
 	flush(b)
 	pull(a)
@@ -429,7 +425,7 @@ func TestWriteStoreV1(t *testing.T) {
 		t.Fatalf("prune: %+v %v", rep, err)
 	}
 	// Batches after the checkpoint.
-	a.writeIn(t, index.RootIno, "after-checkpoint.txt", []byte("written after the checkpoint\n"))
+	a.put(t, index.RootIno, "after-checkpoint.txt", []byte("written after the checkpoint\n"))
 	flush(a)
 	pull(b)
 	if err := b.idx.Rename(index.RootIno, "empty", bdocs.Ino, "empty-moved", 0); err != nil {
@@ -470,29 +466,6 @@ func TestWriteStoreV1(t *testing.T) {
 	fmt.Println("wrote", storeV1Dir, "and", storeV1Manifest)
 }
 
-// writeIn creates or overwrites name in dir with data, as fs would.
-func (d *device) writeIn(t *testing.T, dir uint64, name string, data []byte) index.Attr {
-	t.Helper()
-	a, err := d.idx.Lookup(dir, name)
-	if errors.Is(err, index.ErrNotExist) {
-		a, err = d.idx.Create(dir, name, index.NewNode{Mode: syscall.S_IFREG | 0o644})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.idx.Open(a.Ino, true, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(d.cache.Path(cache.Key{Ino: a.Ino, Cver: a.Cver}), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d.idx.NoteWrite(a.Ino, int64(len(data)), time.Now().UnixNano())
-	if err := d.idx.Release(a.Ino, true); err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 func openRepoPass(t *testing.T, s blobstore.Store, pass string) *Repo {
 	t.Helper()
 	repo, err := Open(testCtx(t), s, []byte(pass))
@@ -500,25 +473,4 @@ func openRepoPass(t *testing.T, s blobstore.Store, pass string) *Repo {
 		t.Fatal(err)
 	}
 	return repo
-}
-
-// newDeviceWithPass is newDevice for a store with another passphrase.
-func newDeviceWithPass(t *testing.T, s blobstore.Store, name, pass string) *device {
-	t.Helper()
-	repo := openRepoPass(t, s, pass)
-	dir := t.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Device: name, RootMode: 0o755})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idx.Close() })
-	c, err := cache.New(filepath.Join(dir, "cache"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(repo, idx, c, Options{})
-	if err := e.RegisterDevice(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	return &device{idx: idx, cache: c, eng: e}
 }
