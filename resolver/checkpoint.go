@@ -262,7 +262,13 @@ func (e *Engine) applyCheckpoint(ctx context.Context, rec *checkpointRecord) err
 			recs = append(recs, index.Record{File: &cp.History[i]})
 		}
 		for i := range cp.Files {
-			recs = append(recs, index.Record{File: &cp.Files[i]})
+			f := cp.Files[i]
+			if held, ok := cp.Held[f.ID]; ok {
+				// The version's own vector: the losers merged into the
+				// file's were not seen by it (see supersededAt).
+				f.VV = held
+			}
+			recs = append(recs, index.Record{File: &f})
 		}
 		e.opts.OnBatch(rec.Device, 0, recs)
 	}
@@ -390,9 +396,7 @@ func (e *Engine) checkpointIfDue(ctx context.Context, every uint64) error {
 	}
 	defer v.Close()
 	cutoff := e.VersionCutoff()
-	keep := func(vers []index.Version, i int) bool {
-		return cutoff == 0 || i+1 >= len(vers) || vers[i+1].HLC >= cutoff
-	}
+	keep := func(vers []index.Version, i int) bool { return keepVersion(vers, i, cutoff) }
 	rec, err := writeCheckpoint(ctx, e.repo, v.Index, time.Now(), keep)
 	if err != nil {
 		return err

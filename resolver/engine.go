@@ -59,6 +59,10 @@ type Engine struct {
 	uploadMu sync.Mutex // held for one uploader round
 	pullMu   sync.Mutex // held for one puller round
 
+	// pullMu protects the following (conflict_policy.go).
+	policyAt    time.Time     // when the store's conflict policy was last read
+	policyEvery time.Duration // how often it is read again
+
 	// mu protects the following. Lock order: uploadMu or pullMu before mu.
 	mu         sync.Mutex
 	lastErr    string            // the last error of any loop, for status
@@ -108,8 +112,13 @@ func New(repo *Repo, idx *index.DB, c *cache.Cache, opts Options) *Engine {
 		kickPull:   make(chan struct{}, 1),
 		reachable:  true,
 		res:        newResidency(),
+
+		policyEvery: policyInterval,
 	}
 	c.SetFetcher(e)
+	if err := idx.SetConflictPolicy(policyOf(repo.Config)); err != nil {
+		e.log.Error("conflict policy", "err", err)
+	}
 	return e
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -93,9 +92,7 @@ func checkpointAndTrim(ctx context.Context, repo *Repo, o PruneOptions, rep *Pru
 		return err
 	}
 	defer v.Close()
-	keep := func(vers []index.Version, i int) bool {
-		return cutoff == 0 || i+1 >= len(vers) || vers[i+1].HLC >= cutoff
-	}
+	keep := func(vers []index.Version, i int) bool { return keepVersion(vers, i, cutoff) }
 	rec, err := writeCheckpoint(ctx, repo, v.Index, o.Now(), keep)
 	if err != nil {
 		return err
@@ -288,14 +285,16 @@ func listCollectable(ctx context.Context, repo *Repo) ([]blobstore.Info, error) 
 
 // fileVersion is what the collector keeps of one version of a file.
 type fileVersion struct {
+	vv     index.VV
 	hlc    int64
 	chunks []string
 }
 
 // collectRefs returns the names of every chunk and tree still referenced:
 // by the current tree (rebuilt from every journal, conflict copies
-// included), by file versions superseded at or after cutoff (0: all), and
-// by every snapshot. Any object it cannot read makes it fail: a partial
+// included), by file versions superseded at or after cutoff (0: all; see
+// supersededAt: a loser no version has seen yet counts as not
+// superseded), and by every snapshot. Any object it cannot read makes it fail: a partial
 // scan must never lead to a deletion.
 func collectRefs(ctx context.Context, repo *Repo, cutoff int64) (map[string]struct{}, error) {
 	history := map[string][]fileVersion{}
@@ -305,7 +304,7 @@ func collectRefs(ctx context.Context, repo *Repo, cutoff int64) (map[string]stru
 			if f == nil {
 				continue
 			}
-			v := fileVersion{hlc: f.HLC}
+			v := fileVersion{vv: f.VV, hlc: f.HLC}
 			if f.Content != nil {
 				for _, c := range f.Content.Chunks {
 					v.chunks = append(v.chunks, chunkName(c.ID))
@@ -328,9 +327,9 @@ func collectRefs(ctx context.Context, repo *Repo, cutoff int64) (map[string]stru
 		refs[chunkName(u.ID)] = struct{}{}
 	}
 	for _, vers := range history {
-		sort.SliceStable(vers, func(i, j int) bool { return vers[i].hlc < vers[j].hlc })
 		for i, ver := range vers {
-			if cutoff != 0 && i+1 < len(vers) && vers[i+1].hlc < cutoff {
+			at, ok := supersededAt(len(vers), func(j int) index.VV { return vers[j].vv }, func(j int) int64 { return vers[j].hlc }, i)
+			if cutoff != 0 && ok && at < cutoff {
 				continue // superseded before the cutoff
 			}
 			for _, n := range ver.chunks {

@@ -18,6 +18,9 @@ func (e *Engine) pullOnce(ctx context.Context) (bool, error) {
 	if err := e.refreshGC(ctx); err != nil {
 		return false, err
 	}
+	if err := e.refreshPolicy(ctx); err != nil {
+		return false, err
+	}
 	var devices []string
 	err := e.repo.Store.List(ctx, devicesPrefix, func(i blobstore.Info) error {
 		d := strings.TrimPrefix(i.Name, devicesPrefix)

@@ -152,8 +152,8 @@ func (e *Engine) History(ctx context.Context, dir uint64, name string) (PathHist
 }
 
 // prunedVersions says which of vs (sorted by time) retention has given up:
-// with chunks, and superseded by a later version of the same file before
-// the newest GC cutoff, as prune decides. A store that does not answer
+// with chunks, and superseded by a version of the same file before the
+// newest GC cutoff, as prune decides (keepVersion). A store that does not answer
 // leaves the cutoff known so far.
 func (e *Engine) prunedVersions(ctx context.Context, vs []index.Version) []bool {
 	// A listing must not wait for a store that does not answer.
@@ -167,13 +167,19 @@ func (e *Engine) prunedVersions(ctx context.Context, vs []index.Version) []bool 
 	if cutoff == 0 {
 		return out
 	}
-	next := map[string]int64{} // file ID -> time of the version after
-	for i := len(vs) - 1; i >= 0; i-- {
-		v := vs[i]
-		if t, ok := next[v.FileID]; ok && t < cutoff && v.Content != nil && len(v.Content.Chunks) > 0 {
-			out[i] = true
+	byFile := map[string][]int{} // file ID -> indexes into vs
+	for i, v := range vs {
+		byFile[v.FileID] = append(byFile[v.FileID], i)
+	}
+	for _, idx := range byFile {
+		vers := make([]index.Version, len(idx))
+		for k, i := range idx {
+			vers[k] = vs[i]
 		}
-		next[v.FileID] = v.HLC
+		for k, i := range idx {
+			v := vs[i]
+			out[i] = v.Content != nil && len(v.Content.Chunks) > 0 && !keepVersion(vers, k, cutoff)
+		}
 	}
 	return out
 }
