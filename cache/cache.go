@@ -41,6 +41,7 @@ type Cache struct {
 	fetcher Fetcher
 	now     func() time.Time
 	access  *accessLog // last use of each key, for LRU eviction; has its own lock
+	reserve int64      // bytes of the disk-full reserve (reserve.go); 0: none
 
 	mu      sync.Mutex
 	entries map[Key]*entry // present-range state of keys being fetched
@@ -65,6 +66,9 @@ func New(dir string, f Fetcher) (*Cache, error) {
 type Options struct {
 	// Now is the clock for access times; nil means time.Now.
 	Now func() time.Time
+	// Reserve is the size of the disk-full reserve (reserve.go): 0 means
+	// DefaultReserve, negative means none.
+	Reserve int64
 }
 
 // NewWithOptions opens (creating) a cache in dir.
@@ -75,7 +79,17 @@ func NewWithOptions(dir string, f Fetcher, o Options) (*Cache, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Cache{dir: dir, fetcher: f, now: o.Now, access: loadAccessLog(filepath.Join(dir, accessFile)), entries: map[Key]*entry{}}, nil
+	switch {
+	case o.Reserve == 0:
+		o.Reserve = DefaultReserve
+	case o.Reserve < 0:
+		o.Reserve = 0
+	}
+	c := &Cache{dir: dir, fetcher: f, now: o.Now, reserve: o.Reserve, access: loadAccessLog(filepath.Join(dir, accessFile)), entries: map[Key]*entry{}}
+	// A disk already full is not an error here: the evictor takes the
+	// reserve once there is room.
+	_ = c.TakeReserve()
+	return c, nil
 }
 
 // SetFetcher sets the fetcher (the resolver is built after the cache).

@@ -48,6 +48,7 @@ type residency struct {
 	pinErr     string    // the last pinned file that failed to fetch, and why
 	lastSave   time.Time // when the access log was last saved
 	unevicting int64     // bytes that could not be freed at the last round (Staged, pinned, open)
+	diskFull   bool      // the cache disk was full at the last round
 }
 
 func newResidency() residency {
@@ -178,14 +179,15 @@ type EvictReport struct {
 }
 
 // EnforceBudget runs one evictor round now: while the cache holds more
-// bytes than its budget, it frees the least recently used content that may
-// go (Resident or partly fetched, not pinned, not open). Staged content is
-// never freed: if it alone exceeds the budget, the cache stays over it and
-// Residency says so.
+// bytes than its budget, or its disk is full, it frees the least recently
+// used content that may go (Resident or partly fetched, not pinned, not
+// open). Staged content is never freed: if it alone exceeds the budget, the
+// cache stays over it and Residency says so.
 func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 	defer e.maybeSaveAccess()
 	rep := EvictReport{Budget: e.opts.CacheBudget}
-	if rep.Budget <= 0 {
+	short := e.diskShort()
+	if rep.Budget <= 0 && short == 0 {
 		return rep, nil // no budget: status measures the cache itself
 	}
 	files, _, err := e.cache.Scan()
@@ -196,7 +198,8 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 		rep.Before += f.Bytes
 	}
 	rep.After = rep.Before
-	if rep.Before <= rep.Budget {
+	over := func() bool { return (rep.Budget > 0 && rep.After > rep.Budget) || rep.Before-rep.After < short }
+	if !over() {
 		e.noteUsage(rep.After, 0)
 		return rep, nil
 	}
@@ -216,7 +219,7 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 	files = slices.DeleteFunc(files, func(f cache.File) bool { return !ok[f.Key] })
 	slices.SortFunc(files, func(a, b cache.File) int { return a.Used.Compare(b.Used) })
 	for _, f := range files {
-		if rep.After <= rep.Budget || ctx.Err() != nil {
+		if !over() || ctx.Err() != nil {
 			break
 		}
 		old, err := e.idx.MarkAbsent(f.Key.Ino)
@@ -242,12 +245,64 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 		e.res.freed += f.Bytes
 		e.res.mu.Unlock()
 	}
-	over := max(rep.After-rep.Budget, 0)
-	if over > 0 {
+	var unevicting int64
+	if rep.Budget > 0 {
+		unevicting = max(rep.After-rep.Budget, 0)
+	}
+	if unevicting > 0 {
 		e.log.Warn("cache over budget: the rest is staged, pinned or open", "budget", rep.Budget, "used", rep.After)
 	}
-	e.noteUsage(rep.After, over)
+	if short > rep.Before-rep.After {
+		e.log.Warn("cache disk full: what is left is staged, pinned or open", "freed", rep.Before-rep.After, "wanted", short)
+	}
+	e.noteUsage(rep.After, unevicting)
 	return rep, nil
+}
+
+// diskLow is the free space below which the cache disk counts as full.
+const diskLow = 1 << 20
+
+// diskShort watches the cache disk. When it is full it releases the
+// cache's reserve, so that the index can commit what frees space (an
+// unlink, the journal batch that purges it, an eviction), wakes the
+// uploader, empties the trash, and returns how many bytes of content to
+// evict so that the reserve can be taken again with room to spare. When
+// there is room again it takes the reserve back.
+func (e *Engine) diskShort() int64 {
+	free, err := e.cache.DiskFree()
+	if err != nil {
+		e.log.Warn("measure the cache disk", "err", err)
+		return 0
+	}
+	reserve := e.cache.Reserve()
+	if free >= diskLow {
+		if free >= 2*reserve+diskLow {
+			if err := e.cache.TakeReserve(); err != nil {
+				e.log.Warn("take the cache reserve", "err", err)
+			}
+		}
+		e.res.mu.Lock()
+		e.res.diskFull = false
+		e.res.mu.Unlock()
+		return 0
+	}
+	e.res.mu.Lock()
+	first := !e.res.diskFull
+	e.res.diskFull = true
+	e.res.mu.Unlock()
+	if held, _ := e.cache.ReserveHeld(); held {
+		if err := e.cache.ReleaseReserve(); err != nil {
+			e.log.Warn("release the cache reserve", "err", err)
+		}
+	}
+	if first {
+		e.log.Error("cache disk full: writes fail with ENOSPC until space is freed; evicting synced content and uploading what is staged", "free", free)
+	}
+	kick(e.kickUpload)
+	if err := e.emptyTrash(); err != nil {
+		e.log.Warn("empty the cache trash", "err", err)
+	}
+	return 2*reserve + diskLow - free
 }
 
 func (e *Engine) noteUsage(used, over int64) {
@@ -278,6 +333,7 @@ type ResidencyStatus struct {
 	Evicted      int64  // files freed by the budget since start
 	EvictedBytes int64  //
 	PinError     string `json:",omitempty"` // why the last pinned fetch failed
+	DiskFull     bool   // the cache disk was full at the last evictor round
 }
 
 // Residency reports the cache budget and pinning state.
@@ -285,7 +341,7 @@ func (e *Engine) Residency() ResidencyStatus {
 	e.res.mu.Lock()
 	defer e.res.mu.Unlock()
 	return ResidencyStatus{Budget: e.opts.CacheBudget, Used: e.res.used, OverBudget: e.res.unevicting > 0,
-		Evicted: e.res.evicted, EvictedBytes: e.res.freed, PinError: e.res.pinErr}
+		Evicted: e.res.evicted, EvictedBytes: e.res.freed, PinError: e.res.pinErr, DiskFull: e.res.diskFull}
 }
 
 // Pin pins (pinned true) or unpins each root and everything below it. The
