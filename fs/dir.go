@@ -2,6 +2,7 @@ package fs
 
 import (
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/index"
@@ -14,6 +15,7 @@ const readDirBatch = 256
 // OpenDir checks that the inode is a directory; listings are stateless
 // (offsets are entry row IDs), so there is no directory handle.
 func (fsys *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	defer fsys.track(opOpenDir, time.Now())
 	a, err := fsys.idx.GetAttr(in.NodeId)
 	if err != nil {
 		return fsys.status("opendir", err)
@@ -25,20 +27,25 @@ func (fsys *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenO
 }
 
 // ReleaseDir has nothing to release.
-func (fsys *FS) ReleaseDir(in *fuse.ReleaseIn) {}
+func (fsys *FS) ReleaseDir(in *fuse.ReleaseIn) {
+	fsys.track(opReleaseDir, time.Now())
+}
 
 // FsyncDir makes the index durable.
 func (fsys *FS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	defer fsys.track(opFsyncDir, time.Now())
 	return fsys.status("fsyncdir", fsys.idx.Sync())
 }
 
 // ReadDir lists names.
 func (fsys *FS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	defer fsys.track(opReadDir, time.Now())
 	return fsys.readDir(in, out, false)
 }
 
 // ReadDirPlus lists names with their attributes, from one query per batch.
 func (fsys *FS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	defer fsys.track(opReadDirPlus, time.Now())
 	return fsys.readDir(in, out, true)
 }
 

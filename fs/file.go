@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/cache"
@@ -16,6 +17,7 @@ func writable(flags uint32) bool { return flags&syscall.O_ACCMODE != syscall.O_R
 
 // Create makes and opens a new regular file.
 func (fsys *FS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	defer fsys.track(opCreate, time.Now())
 	a, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777, Umask: in.Umask}, &out.EntryOut)
 	if !st.Ok() {
 		return st
@@ -26,6 +28,7 @@ func (fsys *FS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 // Tmpfile makes and opens a regular file with no name (O_TMPFILE); linkat
 // can name it later.
 func (fsys *FS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
+	defer fsys.track(opTmpfile, time.Now())
 	a, err := fsys.idx.CreateTmpfile(in.NodeId, index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777, UID: in.Uid, GID: in.Gid, Umask: in.Umask})
 	if err != nil {
 		return fsys.status("tmpfile", err)
@@ -37,6 +40,7 @@ func (fsys *FS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.Cre
 // Open opens a file. Writing makes it Staged (fetching it first if its
 // content is not local, unless it is being truncated).
 func (fsys *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	defer fsys.track(opOpen, time.Now())
 	return fsys.open(cancel, in.NodeId, in.Flags, out)
 }
 
@@ -102,6 +106,7 @@ func (fsys *FS) handle(fh uint64) *handle {
 // Read serves bytes from the cache file, fetching missing ranges of Absent
 // content first (bounded by the fetch timeout).
 func (fsys *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	defer fsys.track(opRead, time.Now())
 	h := fsys.handle(in.Fh)
 	if h == nil {
 		return nil, fuse.EBADF
@@ -158,6 +163,7 @@ func (fsys *FS) accessed(h *handle) {
 // Write writes to the cache file; the size and mtime change is coalesced in
 // the index's memory, with no transaction.
 func (fsys *FS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	defer fsys.track(opWrite, time.Now())
 	h := fsys.handle(in.Fh)
 	if h == nil {
 		return 0, fuse.EBADF
@@ -175,6 +181,7 @@ func (fsys *FS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 
 // Flush commits the file's coalesced size and mtime (close(2) of one fd).
 func (fsys *FS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	defer fsys.track(opFlush, time.Now())
 	h := fsys.handle(in.Fh)
 	if h == nil {
 		return fuse.OK
@@ -188,6 +195,7 @@ func (fsys *FS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 // Fsync makes the file's bytes and metadata durable: the cache file first,
 // then the index.
 func (fsys *FS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	defer fsys.track(opFsync, time.Now())
 	h := fsys.handle(in.Fh)
 	if h == nil {
 		return fsys.status("fsync", fsys.idx.Sync())
@@ -200,6 +208,7 @@ func (fsys *FS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 
 // Release closes a handle.
 func (fsys *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	defer fsys.track(opRelease, time.Now())
 	fsys.mu.Lock()
 	h := fsys.handles[in.Fh]
 	delete(fsys.handles, in.Fh)
@@ -215,6 +224,7 @@ func (fsys *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 
 // Fallocate allocates or punches space in the cache file.
 func (fsys *FS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
+	defer fsys.track(opFallocate, time.Now())
 	h := fsys.handle(in.Fh)
 	if h == nil {
 		return fuse.EBADF
@@ -235,6 +245,7 @@ func (fsys *FS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Sta
 
 // Lseek answers SEEK_DATA and SEEK_HOLE from the cache file.
 func (fsys *FS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
+	defer fsys.track(opLseek, time.Now())
 	h := fsys.handle(in.Fh)
 	if h == nil {
 		return fuse.EBADF

@@ -14,6 +14,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/cache"
 	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/metrics"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,6 +33,9 @@ type Options struct {
 	// ControlSocket is the daemon's control socket, served as ControlXattr.
 	ControlSocket string
 	Logger        *slog.Logger
+	// Metrics receives the FUSE request counts and latencies; nil
+	// records nothing.
+	Metrics *metrics.Metrics
 }
 
 // FS implements fuse.RawFileSystem over an index and a cache.
@@ -44,6 +48,8 @@ type FS struct {
 	log   *slog.Logger
 
 	server *fuse.Server // set by Init
+
+	ops [opCount]*metrics.Op // request counters by op; nil ones record nothing
 
 	// mu protects the handle table.
 	mu      sync.Mutex
@@ -92,6 +98,7 @@ func New(idx *index.DB, c *cache.Cache, opts Options) *FS {
 		opts:          opts,
 		log:           opts.Logger,
 		handles:       map[uint64]*handle{},
+		ops:           newOps(opts.Metrics),
 		stop:          make(chan struct{}),
 	}
 }
@@ -228,6 +235,7 @@ func (fsys *FS) fillEntry(a index.Attr, out *fuse.EntryOut) {
 
 // StatFs reports the cache disk's capacity: that is where new data lands.
 func (fsys *FS) StatFs(cancel <-chan struct{}, in *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	defer fsys.track(opStatFs, time.Now())
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(fsys.opts.CacheDir, &st); err != nil {
 		return fsys.status("statfs", fmt.Errorf("statfs cache dir: %w", err))

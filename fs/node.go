@@ -14,6 +14,7 @@ import (
 // Lookup answers a name lookup; a missing name is cached by the kernel as a
 // negative entry for NegativeTimeout.
 func (fsys *FS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	defer fsys.track(opLookup, time.Now())
 	a, err := fsys.idx.Lookup(h.NodeId, name)
 	if errors.Is(err, index.ErrNotExist) && fsys.opts.NegativeTimeout > 0 {
 		out.NodeId = 0
@@ -28,10 +29,13 @@ func (fsys *FS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 }
 
 // Forget needs no work: inode numbers are index rows, never reused.
-func (fsys *FS) Forget(nodeid, nlookup uint64) {}
+func (fsys *FS) Forget(nodeid, nlookup uint64) {
+	fsys.track(opForget, time.Now())
+}
 
 // GetAttr returns an inode's attributes.
 func (fsys *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	defer fsys.track(opGetAttr, time.Now())
 	a, err := fsys.idx.GetAttr(in.NodeId)
 	if err != nil {
 		return fsys.status("getattr", err)
@@ -44,6 +48,7 @@ func (fsys *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 // SetAttr changes mode, owner, size or times. A size change first makes sure
 // all the content is local, then truncates the cache file.
 func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	defer fsys.track(opSetAttr, time.Now())
 	s := setAttrIn(in)
 	fsys.changes.Add(1)
 	if s.Size != nil {
@@ -144,24 +149,28 @@ func (fsys *FS) create(h *fuse.InHeader, name string, n index.NewNode, out *fuse
 // Mkdir creates a directory. The index applies the caller's umask, or the
 // parent's default ACL.
 func (fsys *FS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	defer fsys.track(opMkdir, time.Now())
 	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFDIR | in.Mode&0o7777, Umask: in.Umask}, out)
 	return st
 }
 
 // Mknod creates a regular file, fifo, socket or device node.
 func (fsys *FS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	defer fsys.track(opMknod, time.Now())
 	_, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: in.Mode, Rdev: in.Rdev, Umask: in.Umask}, out)
 	return st
 }
 
 // Symlink creates a symbolic link.
 func (fsys *FS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	defer fsys.track(opSymlink, time.Now())
 	_, st := fsys.create(h, name, index.NewNode{Mode: syscall.S_IFLNK | 0o777, Target: target}, out)
 	return st
 }
 
 // Readlink returns a symlink's target.
 func (fsys *FS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
+	defer fsys.track(opReadlink, time.Now())
 	t, err := fsys.idx.Readlink(h.NodeId)
 	if err != nil {
 		return nil, fsys.status("readlink", err)
@@ -171,6 +180,7 @@ func (fsys *FS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse
 
 // Link adds a hard link.
 func (fsys *FS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	defer fsys.track(opLink, time.Now())
 	a, err := fsys.idx.Link(in.Oldnodeid, in.NodeId, name)
 	if err != nil {
 		return fsys.status("link", err)
@@ -181,16 +191,19 @@ func (fsys *FS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *
 
 // Unlink removes a name.
 func (fsys *FS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	defer fsys.track(opUnlink, time.Now())
 	return fsys.status("unlink", fsys.idx.Unlink(h.NodeId, name))
 }
 
 // Rmdir removes an empty directory.
 func (fsys *FS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	defer fsys.track(opRmdir, time.Now())
 	return fsys.status("rmdir", fsys.idx.Rmdir(h.NodeId, name))
 }
 
 // Rename moves a name, with renameat2's RENAME_NOREPLACE and RENAME_EXCHANGE.
 func (fsys *FS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
+	defer fsys.track(opRename, time.Now())
 	var flags index.RenameFlags
 	if in.Flags&unix.RENAME_NOREPLACE != 0 {
 		flags |= index.RenameNoReplace

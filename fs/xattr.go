@@ -2,6 +2,7 @@ package fs
 
 import (
 	"strings"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/cache"
@@ -37,6 +38,7 @@ func (fsys *FS) stateString(a index.Attr) string {
 
 // GetXAttr returns an extended attribute (ERANGE with the size if dest is too small).
 func (fsys *FS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
+	defer fsys.track(opGetXAttr, time.Now())
 	var v []byte
 	if name == ControlXattr && fsys.opts.ControlSocket != "" {
 		v = []byte(fsys.opts.ControlSocket)
@@ -60,6 +62,7 @@ func (fsys *FS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 
 // ListXAttr lists extended attribute names, NUL-separated.
 func (fsys *FS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
+	defer fsys.track(opListXAttr, time.Now())
 	names, err := fsys.idx.ListXattr(h.NodeId)
 	if err != nil {
 		return 0, fsys.status("listxattr", err)
@@ -83,6 +86,7 @@ func (fsys *FS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte)
 
 // SetXAttr sets an extended attribute; the residency attribute is read-only.
 func (fsys *FS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
+	defer fsys.track(opSetXAttr, time.Now())
 	if name == StateXattr || name == ControlXattr {
 		return fuse.EPERM
 	}
@@ -95,6 +99,7 @@ func (fsys *FS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name strin
 
 // RemoveXAttr removes an extended attribute.
 func (fsys *FS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	defer fsys.track(opRemoveXAttr, time.Now())
 	if name == StateXattr || name == ControlXattr {
 		return fuse.EPERM
 	}

@@ -73,6 +73,12 @@ func layeringRules() []layeringRule {
 			why:  "resolver and fs meet only in index and cache (the Fetcher interface and the change feed)",
 		},
 		{
+			name: "metrics_below_fs",
+			from: []string{"metrics"},
+			deny: []string{"fs", "index", "cache", "resolver", "crypto", "cmd"},
+			why:  "metrics is recorded into by fs and cmd; only its storemetrics wrapper may know blobstore, and nothing it imports may reach fs's forbidden packages",
+		},
+		{
 			name: "nothing_imports_cmd",
 			from: []string{""},
 			deny: []string{"cmd"},

@@ -21,6 +21,8 @@ import (
 	"github.com/syncfs/syncfs/cache"
 	"github.com/syncfs/syncfs/fs"
 	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/metrics"
+	"github.com/syncfs/syncfs/metrics/storemetrics"
 	"github.com/syncfs/syncfs/resolver"
 )
 
@@ -38,6 +40,7 @@ type mountOptions struct {
 	debug        bool
 
 	snapshotEvery time.Duration // take a snapshot this often (0: never)
+	metricsAddr   string        // serve Prometheus metrics and pprof here (loopback only)
 
 	// Set by a parent that daemonised this process.
 	readyFD      int
@@ -53,6 +56,11 @@ func newMountCommand() *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			if o.poll <= 0 || o.fetchTimeout <= 0 {
 				return usageError{errors.New("--poll and --fetch-timeout must be positive durations")}
+			}
+			if o.metricsAddr != "" {
+				if err := metrics.CheckAddr(o.metricsAddr); err != nil {
+					return usageError{fmt.Errorf("--metrics-addr: %w", err)}
+				}
 			}
 			if o.cacheSize != "" {
 				if _, err := parseSize(o.cacheSize); err != nil {
@@ -78,6 +86,7 @@ func newMountCommand() *cobra.Command {
 	f.BoolVar(&o.dev, "dev", false, "honour device nodes (default nodev)")
 	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
 	f.DurationVar(&o.snapshotEvery, "snapshot-every", 0, "take a snapshot (named scheduled) at this interval while mounted, e.g. 1h (0: never)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (/metrics) and pprof (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:9100")
 	f.IntVar(&o.readyFD, "ready-fd", 0, "internal: report readiness on this descriptor")
 	f.IntVar(&o.passphraseFD, "passphrase-fd", 0, "internal: read the passphrase from this descriptor")
 	f.MarkHidden("ready-fd")
@@ -254,6 +263,9 @@ type daemon struct {
 	ln       net.Listener
 	unmounts chan unmountRequest // control API asks serve to unmount
 
+	metrics   *metrics.Metrics // nil without --metrics-addr
+	metricSrv *metrics.Server
+
 	snapshotEvery time.Duration // --snapshot-every
 }
 
@@ -304,6 +316,9 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	}
 	d.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 
+	if o.metricsAddr != "" {
+		d.metrics = metrics.New()
+	}
 	d.idx, err = index.Open(filepath.Join(d.cacheDir, "index.db"), index.Options{RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()), RootMode: 0o755})
 	if err != nil {
 		return nil, err
@@ -338,9 +353,33 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	if d.ln, err = listenUnix(sock); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	// Listen before mounting: a busy port then fails the mount cleanly.
+	if d.metrics != nil {
+		d.metrics.SetSources(metrics.Sources{
+			Queue: func() (int, int64, error) {
+				p, err := d.eng.Pending()
+				return p.Files, p.Bytes, err
+			},
+			Cache: func() (int64, int64, error) {
+				r := d.eng.Residency()
+				return r.Used, r.Budget, nil
+			},
+			Conflicts: func() (int, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, err := d.idx.Conflicts(ctx)
+				return len(c), err
+			},
+		})
+		if d.metricSrv, err = metrics.Listen(o.metricsAddr, d.metrics); err != nil {
+			return nil, err
+		}
+		d.log.Info("serving metrics", "addr", d.metricSrv.Addr())
+	}
 	d.fsys = fs.New(d.idx, d.cache, fs.Options{
 		EntryTimeout: time.Second, AttrTimeout: time.Second, NegativeTimeout: time.Second,
 		FetchTimeout: o.fetchTimeout, CacheDir: d.cacheDir, ControlSocket: sock, Logger: d.log,
+		Metrics: d.metrics,
 	})
 	srv, err := fs.Mount(mnt, d.fsys, fs.MountOptions{FsName: "syncfs:" + loc.String(), AllowOther: o.allowOther, Suid: o.suid, Dev: o.dev, Debug: o.debug})
 	if err != nil {
@@ -389,7 +428,13 @@ func (d *daemon) openRepo(ctx context.Context, so storeOptions, pass []byte) (*r
 	if err := d.idx.SetMeta("config", raw); err != nil {
 		return nil, err
 	}
-	return &resolver.Repo{Store: withRetry(s, d.log), Keys: keys, Config: cfg, ConfigBytes: raw}, nil
+	if d.metrics != nil {
+		// Count calls above the retries and attempts below them.
+		s = storemetrics.Calls(withRetry(storemetrics.Attempts(s, d.metrics), d.log), d.metrics)
+	} else {
+		s = withRetry(s, d.log)
+	}
+	return &resolver.Repo{Store: s, Keys: keys, Config: cfg, ConfigBytes: raw}, nil
 }
 
 // lockDir takes the cache directory's lock, held for the daemon's life.
@@ -463,6 +508,9 @@ func (d *daemon) serve(ctx context.Context) error {
 }
 
 func (d *daemon) close() {
+	if d.metricSrv != nil {
+		d.metricSrv.Close()
+	}
 	if d.ln != nil {
 		d.ln.Close()
 		os.Remove(filepath.Join(d.cacheDir, "control.sock"))
