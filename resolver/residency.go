@@ -65,6 +65,9 @@ func kick(ch chan struct{}) {
 // runResidency runs the pinner and the evictor until ctx ends, and saves
 // the cache's access log on the way out.
 func (e *Engine) runResidency(ctx context.Context) {
+	if err := e.sweepOrphans(ctx, time.Now()); err != nil {
+		e.log.Warn("remove cache files left by a crash", "err", err)
+	}
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
@@ -99,6 +102,44 @@ func (e *Engine) runResidency(ctx context.Context) {
 	if err := e.cache.SaveAccess(); err != nil {
 		e.log.Warn("save cache access log", "err", err)
 	}
+}
+
+// sweepOrphans removes cache files that the index no longer knows (not a
+// current version, not in the trash): what a crash left between an
+// eviction's commit of Absent and its removal of the file. The directory is
+// listed before the index is read, and a cache file is created only after
+// its index row is committed, so nothing listed can be newer than what the
+// index then says. A file opened since `since` is kept: an open handle may
+// still read an old version.
+func (e *Engine) sweepOrphans(ctx context.Context, since time.Time) error {
+	files, _, err := e.cache.Scan()
+	if err != nil {
+		return err
+	}
+	known, trash, err := e.idx.KnownCacheFiles(ctx)
+	if err != nil {
+		return err
+	}
+	keep := make(map[cache.Key]bool, len(known)+len(trash))
+	for _, k := range known {
+		keep[cache.Key{Ino: k.Key.Ino, Cver: k.Key.Cver}] = true
+	}
+	for _, k := range trash {
+		keep[cache.Key{Ino: k.Ino, Cver: k.Cver}] = true
+	}
+	for _, f := range files {
+		if keep[f.Key] {
+			continue
+		}
+		if t, ok := e.cache.LastAccess(f.Key); ok && !t.Before(since) {
+			continue
+		}
+		if err := e.cache.Remove(f.Key); err != nil {
+			return err
+		}
+		e.log.Info("removed a cache file the index no longer knows (left by a crash)", "key", f.Key.String(), "bytes", f.Bytes)
+	}
+	return nil
 }
 
 // pinRound pins what arrived in pinned trees, then fetches pinned Absent
