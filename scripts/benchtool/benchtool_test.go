@@ -130,3 +130,32 @@ func TestReport(t *testing.T) {
 		}
 	})
 }
+
+func TestOps(t *testing.T) {
+	t.Run("parse", func(t *testing.T) {
+		in := "# HELP x\nsyncfs_fuse_requests_total{op=\"READ\"} 12\nsyncfs_fuse_requests_total{op=\"LOOKUP\"} 3e+06\nother 1\n"
+		got, err := parseOps(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["READ"] != 12 || got["LOOKUP"] != 3000000 || len(got) != 2 {
+			t.Errorf("parsed %v", got)
+		}
+	})
+	t.Run("table", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "ops")
+		if err := os.WriteFile(p, []byte("tar x\tCREATE\t10\ntar x\tLOOKUP\t5\nmeta\tLOOKUP\t20\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tab, err := readOpsTable(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		tab.writeMarkdown(&b)
+		want := "| op | tar x | meta |\n|---|---:|---:|\n| LOOKUP | 5 | 20 |\n| CREATE | 10 | - |\n"
+		if !strings.HasSuffix(b.String(), want) {
+			t.Errorf("markdown:\n%s\nwant suffix:\n%s", b.String(), want)
+		}
+	})
+}

@@ -20,9 +20,14 @@
 //	    creates N empty files (flat in DIR, or spread over a 3-level tree),
 //	    stats them, reads the directories and deletes everything, printing
 //	    one "phase<TAB>ops/s" line per phase.
-//	benchtool report -in RAW -out DIR [-targets raw,syncfs,...] [-note TEXT]
+//	benchtool ops -url URL -snap FILE [-label WORKLOAD]
+//	    scrapes syncfs's FUSE request counts from its metrics endpoint,
+//	    prints "workload<TAB>op<TAB>requests" for the requests since the
+//	    snapshot FILE, and saves the new counts in FILE.
+//	benchtool report -in RAW -out DIR [-targets raw,syncfs,...] [-note TEXT] [-ops OPS]
 //	    reads the measurements scripts/bench collected (lines of
 //	    "workload<TAB>unit<TAB>better<TAB>target<TAB>value") and prints the
 //	    table, and writes results.tsv, results.md and ratios.dat (the
-//	    gnuplot data of the chart) into DIR.
+//	    gnuplot data of the chart) into DIR; with -ops, also the table of
+//	    syncfs's FUSE requests per workload.
 package main

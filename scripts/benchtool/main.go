@@ -8,7 +8,7 @@ import (
 )
 
 // errUsage reports a bad command line; main exits 2 for it.
-var errUsage = errors.New("usage: benchtool meta|report [flags]")
+var errUsage = errors.New("usage: benchtool meta|ops|report [flags]")
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -28,6 +28,8 @@ func run(args []string, w io.Writer) error {
 	switch args[0] {
 	case "meta":
 		return runMeta(args[1:], w)
+	case "ops":
+		return runOps(args[1:], w)
 	case "report":
 		return runReport(args[1:], w)
 	default:

@@ -62,6 +62,7 @@ func runReport(args []string, w io.Writer) error {
 	out := fl.String("out", "", "directory for results.tsv, results.md and ratios.dat")
 	targetList := fl.String("targets", "raw,syncfs,rclone,gocryptfs", "targets, in column order, raw first")
 	note := fl.String("note", "", "a line on the run's settings, printed above the tables")
+	opsFile := fl.String("ops", "", "FUSE request counts per workload written by benchtool ops (optional)")
 	if err := fl.Parse(args); err != nil {
 		return fmt.Errorf("report flags: %w", errUsage)
 	}
@@ -76,12 +77,26 @@ func runReport(args []string, w io.Writer) error {
 	if *note != "" {
 		fmt.Fprintln(w, *note)
 	}
+	var ops *opsTable
+	if *opsFile != "" {
+		if ops, err = readOpsTable(*opsFile); err != nil {
+			return err
+		}
+	}
 	writeText(w, rows, targets)
+	if ops != nil && len(ops.labels) > 0 {
+		fmt.Fprintln(w)
+		ops.writeText(w)
+	}
 	markdown := func(w io.Writer, rows []*row, targets []string) {
 		if *note != "" {
 			fmt.Fprintf(w, "%s\n\n", *note)
 		}
 		writeMarkdown(w, rows, targets)
+		if ops != nil && len(ops.labels) > 0 {
+			fmt.Fprintln(w)
+			ops.writeMarkdown(w)
+		}
 	}
 	files := []struct {
 		name  string
