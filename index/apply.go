@@ -269,6 +269,13 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 			st.touched[ino] = true
 		}
 	}
+	if !remoteWins && conflict && newest && staged {
+		// Ours stays, but under "newest" the loser lives on only in
+		// versions: our unsynced version has not seen it, and its record
+		// must not claim so (every other device would take the loser as
+		// seen and settled). The vector takes theirs in once it is sealed.
+		return deferMergeTx(tx, l.ino, f.VV)
+	}
 	if !remoteWins {
 		// Ours stays; remember what we have seen so our next version
 		// dominates theirs.

@@ -81,8 +81,15 @@ func (db *DB) ConflictPolicy() (string, error) {
 	return string(v), nil
 }
 
+// conflictTx is what the helpers here need of a write transaction.
+type conflictTx interface {
+	Exec(query string, args ...any) (sql.Result, error)
+	Query(query string, args ...any) (*sql.Rows, error)
+	QueryRow(query string, args ...any) *sql.Row
+}
+
 // newestTx reports whether the policy in force is PolicyNewest.
-func newestTx(tx *sql.Tx) (bool, error) {
+func newestTx(tx conflictTx) (bool, error) {
 	var v []byte
 	err := tx.QueryRow("SELECT value FROM meta WHERE key='conflict_policy'").Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -97,7 +104,7 @@ func newestTx(tx *sql.Tx) (bool, error) {
 // noteCopyTx records that copyID is a conflict copy of origID whose losing
 // version is loser. The first note of the loser stays (later versions of
 // the copy are edits of it); resolved, once set, stays set.
-func noteCopyTx(tx *sql.Tx, copyID, origID string, loser version, resolved bool) error {
+func noteCopyTx(tx conflictTx, copyID, origID string, loser version, resolved bool) error {
 	if _, err := tx.Exec(`INSERT INTO conflict_copies(file_id, orig_id, resolved, loser_hlc, loser_author) VALUES(?, ?, ?, ?, ?)
 		ON CONFLICT(file_id) DO UPDATE SET orig_id=CASE WHEN excluded.orig_id!='' THEN excluded.orig_id ELSE orig_id END,
 		resolved=max(resolved, excluded.resolved)`, copyID, origID, resolved, loser.hlc, loser.dev); err != nil {
@@ -107,7 +114,7 @@ func noteCopyTx(tx *sql.Tx, copyID, origID string, loser version, resolved bool)
 }
 
 // noteCopyRecordTx records what a file record says of conflict copies.
-func noteCopyRecordTx(tx *sql.Tx, f *FileRecord, v version) error {
+func noteCopyRecordTx(tx conflictTx, f *FileRecord, v version) error {
 	if f.ConflictOf == "" && !f.Resolved || f.Deleted {
 		return nil
 	}
@@ -117,7 +124,7 @@ func noteCopyRecordTx(tx *sql.Tx, f *FileRecord, v version) error {
 // copyOfTx returns what the index knows of fid as a conflict copy, for its
 // records: the original's file ID ("" if not a copy) and whether it was
 // resolved.
-func copyOfTx(tx *sql.Tx, fid string) (string, bool, error) {
+func copyOfTx(tx conflictTx, fid string) (string, bool, error) {
 	var orig string
 	var resolved bool
 	err := tx.QueryRow("SELECT orig_id, resolved FROM conflict_copies WHERE file_id=?", fid).Scan(&orig, &resolved)
@@ -452,4 +459,57 @@ func (db *DB) firstPath(ino uint64) (string, error) {
 		return "(unlinked)", nil
 	}
 	return best, nil
+}
+
+// deferMergeTx notes that the vector lost (under "newest") to ino's
+// unsynced version is to be merged into ino's vector once that version is
+// sealed (takeDeferredTx).
+func deferMergeTx(tx conflictTx, ino uint64, lost VV) error {
+	if _, err := tx.Exec("INSERT INTO pending_merges(ino, vv) VALUES(?, ?)", ino, lost.encode()); err != nil {
+		return fmt.Errorf("note losing version of inode %d: %w", ino, err)
+	}
+	return nil
+}
+
+// takeDeferredTx merges the vectors deferred for ino into its vector (and,
+// for a deletion, into its tombstone) and returns vv merged with them. A
+// version sealed before the merge keeps the vector it had.
+func takeDeferredTx(tx conflictTx, ino uint64, fid string, vv VV, deleted bool) (VV, error) {
+	rows, err := tx.Query("SELECT vv FROM pending_merges WHERE ino=?", ino)
+	if err != nil {
+		return vv, fmt.Errorf("deferred vectors of inode %d: %w", ino, err)
+	}
+	var add []VV
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return vv, fmt.Errorf("deferred vectors of inode %d: %w", ino, err)
+		}
+		add = append(add, parseVV(s))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(add) == 0 {
+		return vv, err
+	}
+	var cur string
+	if err := tx.QueryRow("SELECT vv FROM inodes WHERE ino=?", ino).Scan(&cur); err != nil {
+		return vv, fmt.Errorf("deferred vectors of inode %d: %w", ino, err)
+	}
+	merged := parseVV(cur)
+	for _, w := range add {
+		merged, vv = merged.Merge(w), vv.Merge(w)
+	}
+	if _, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), ino); err != nil {
+		return vv, fmt.Errorf("deferred vectors of inode %d: %w", ino, err)
+	}
+	if _, err := tx.Exec("DELETE FROM pending_merges WHERE ino=?", ino); err != nil {
+		return vv, fmt.Errorf("deferred vectors of inode %d: %w", ino, err)
+	}
+	if deleted {
+		if _, err := tx.Exec("UPDATE tombstones SET vv=? WHERE file_id=?", vv.encode(), fid); err != nil {
+			return vv, fmt.Errorf("deferred vectors of inode %d: %w", ino, err)
+		}
+	}
+	return vv, nil
 }

@@ -251,3 +251,48 @@ func TestSupersedeRefusesDirectory(t *testing.T) {
 		t.Fatalf("Supersede(missing) = %v, want ErrNotExist", err)
 	}
 }
+
+// TestConflictsNewestStagedWinner: the later edit is still unsynced when
+// the earlier one arrives (a device reconnecting pulls before it uploads).
+// Its record must not claim to have seen the loser, so that every device
+// lists the loser, and a later resolve there settles it everywhere.
+func TestConflictsNewestStagedWinner(t *testing.T) {
+	clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	devs := newSim(t, clock, "aaaa", "bbbb", "cccc")
+	a, b := devs[0], devs[1]
+	for _, d := range devs {
+		if err := d.db.SetConflictPolicy(PolicyNewest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.mustWrite("/notes.txt", "base")
+	settle(t, devs)
+	a.mustWrite("/notes.txt", "from a")
+	a.upload()
+	clock.advance(3 * time.Second)
+	b.mustWrite("/notes.txt", "from b") // Staged
+	b.pull(a, -1)
+	settle(t, devs)
+	tr := checkConverged(t, devs)
+	if len(tr) != 1 || tr["/notes.txt"].Hash != hashOf([]byte("from b")) {
+		t.Fatalf("want only the winner:\n%s", dumpTree(tr))
+	}
+	for _, d := range devs {
+		if cs := listed(t, d); len(cs) != 1 || cs[0].Loser.Device != "aaaa" || cs[0].CopyIno != 0 {
+			t.Fatalf("%s: want a's version listed as the loser: %+v", d.name, cs)
+		}
+	}
+	t.Run("settled on the winner's device, settled everywhere", func(t *testing.T) {
+		cs := listed(t, b)
+		if err := b.db.Supersede(cs[0].OrigIno); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, devs)
+		checkConverged(t, devs)
+		for _, d := range devs {
+			if cs := listed(t, d); len(cs) != 0 {
+				t.Fatalf("%s: still listed: %+v", d.name, cs)
+			}
+		}
+	})
+}

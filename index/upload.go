@@ -227,6 +227,10 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 			return nil, nil, false, nil
 		}
 		rec := &FileRecord{ID: a.FileID, Deleted: true, Mode: a.Mode, VV: parseVV(vvs), HLC: hlc, Dev: db.foreignAuthor(author)}
+		// A deletion comes after every loser it kept out of its vector.
+		if rec.VV, err = takeDeferredTx(tx, ino, a.FileID, rec.VV, true); err != nil {
+			return nil, nil, false, err
+		}
 		if base, ok, err := tombBaseTx(tx, a.FileID); err != nil {
 			return nil, nil, false, err
 		} else if ok {
@@ -270,6 +274,11 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 	}
 	if _, err := tx.Exec("UPDATE inodes SET journaled=? WHERE ino=?", journaledYes, ino); err != nil {
 		return nil, nil, false, fmt.Errorf("file record %d: %w", ino, err)
+	}
+	// The version is sealed without the losers it has not seen; the
+	// next one comes after them.
+	if _, err := takeDeferredTx(tx, ino, a.FileID, rec.VV, false); err != nil {
+		return nil, nil, false, err
 	}
 	return rec, cas, false, nil
 }

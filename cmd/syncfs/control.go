@@ -56,6 +56,7 @@ func (d *daemon) serveControl() {
 	mux.HandleFunc("POST /v1/restore", d.handleRestore)
 	mux.HandleFunc("POST /v1/version-content", d.handleVersionContent)
 	mux.HandleFunc("POST /v1/snapshot/{op}", d.handleSnapshot)
+	mux.HandleFunc("POST /v1/conflicts/{op}", d.handleConflicts)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.Serve(d.ln)
 }

@@ -62,6 +62,7 @@ func newRootCommand() *cobra.Command {
 		newPruneCommand(),
 		newVerifyCommand(),
 		newDeviceCommand(),
+		newConflictsCommand(), newConfigCommand(),
 	)
 	return root
 }
