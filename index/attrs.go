@@ -72,7 +72,7 @@ type pendingAttr struct {
 // idle reports whether the entry holds nothing to commit.
 func (p *pendingAttr) idle() bool { return !p.dirty && p.atime == 0 }
 
-func (db *DB) getAttrTx(tx *sql.Tx, ino uint64) (Attr, error) {
+func (db *DB) getAttrTx(tx txn, ino uint64) (Attr, error) {
 	a, err := scanAttr(tx.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Attr{}, fmt.Errorf("inode %d: %w", ino, ErrNotExist)
@@ -147,7 +147,7 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -307,7 +307,7 @@ func (db *DB) flushAtimesLocked() error {
 	if len(inos) == 0 {
 		return nil
 	}
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		for _, ino := range inos {
 			if _, err := tx.Exec("UPDATE inodes SET atime=? WHERE ino=?", db.overlay[ino].atime, ino); err != nil {
 				return fmt.Errorf("write access time of inode %d: %w", ino, err)
@@ -393,7 +393,7 @@ func (db *DB) flushLocked(ino uint64) error {
 		}
 		return nil
 	}
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		res, err := tx.Exec(`UPDATE inodes SET size=?, mtime=max(mtime, ?), ctime=max(ctime, ?) WHERE ino=?`, p.size, p.mtime, p.mtime, ino)
 		if err != nil {
 			return fmt.Errorf("flush inode %d: %w", ino, err)

@@ -141,6 +141,9 @@ type DB struct {
 	outGen  int64                   // generation counter for outbox rows
 	hlcLast int64                   // last hybrid logical clock value issued
 	flushes uint64                  // overlay commits so far: readers retry if it moved (see readAttr)
+	created []uint64                // inodes made without attributes by the open transaction (for noXattr)
+
+	noXattr *noXattr // inodes known to have no extended attribute
 
 	feed *feed
 }
@@ -163,7 +166,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
 	r.SetMaxOpenConns(8)
-	db := &DB{w: w, r: r, now: opts.Now, handles: map[uint64]*handleCount{}, overlay: map[uint64]*pendingAttr{}, feed: newFeed()}
+	db := &DB{w: w, r: r, now: opts.Now, handles: map[uint64]*handleCount{}, overlay: map[uint64]*pendingAttr{}, feed: newFeed(), noXattr: newNoXattr()}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -335,7 +338,7 @@ func (db *DB) SetMeta(key string, value []byte) error {
 	return db.setMeta(nil, key, string(value))
 }
 
-func (db *DB) setMeta(tx *sql.Tx, key, value string) error {
+func (db *DB) setMeta(tx txn, key, value string) error {
 	q := "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
 	var err error
 	if tx != nil {
@@ -349,12 +352,104 @@ func (db *DB) setMeta(tx *sql.Tx, key, value string) error {
 	return nil
 }
 
-// withTx runs fn in one write transaction. Callers hold db.mu.
+// txn is a write transaction as the helpers see it: a *sql.Tx (withTx) or
+// the writer connection inside BEGIN IMMEDIATE (withWrite).
+type txn interface {
+	Exec(query string, args ...any) (sql.Result, error)
+	Query(query string, args ...any) (*sql.Rows, error)
+	QueryRow(query string, args ...any) *sql.Row
+}
+
+// connTx is the writer connection inside a transaction that withWrite
+// began. Its queries run with a context that is never done: database/sql
+// then starts no goroutine per query to watch for cancellation, as it does
+// for every query of a *sql.Tx (whose context it always makes cancellable),
+// and on a busy machine that goroutine, not SQLite, was most of a query's
+// cost.
+type connTx struct{ c *sql.Conn }
+
+// Exec runs a statement.
+func (t connTx) Exec(query string, args ...any) (sql.Result, error) {
+	return t.c.ExecContext(context.Background(), query, args...)
+}
+
+// Query runs a query.
+func (t connTx) Query(query string, args ...any) (*sql.Rows, error) {
+	return t.c.QueryContext(context.Background(), query, args...)
+}
+
+// QueryRow runs a query of at most one row.
+func (t connTx) QueryRow(query string, args ...any) *sql.Row {
+	return t.c.QueryRowContext(context.Background(), query, args...)
+}
+
+// errNeedSQLTx is returned by sqlTx inside withWrite: the helper that needs
+// a *sql.Tx (one shared with applying remote batches) cannot run on a
+// connTx, so write runs the operation again in a database/sql transaction.
+var errNeedSQLTx = errors.New("operation needs a database/sql transaction")
+
+// sqlTx returns tx as a *sql.Tx, or errNeedSQLTx.
+func sqlTx(tx txn) (*sql.Tx, error) {
+	if stx, ok := tx.(*sql.Tx); ok {
+		return stx, nil
+	}
+	return nil, errNeedSQLTx
+}
+
+// write runs fn in one write transaction: on the writer connection
+// (withWrite), or, for the rare operation that reaches a helper needing a
+// *sql.Tx (a change to a file whose last name is gone), in a database/sql
+// transaction (withTx). fn must be safe to run twice: the first run is
+// rolled back, and callers hold db.mu throughout, so the second sees the
+// same state.
+func (db *DB) write(fn func(tx txn) error) error {
+	err := db.withWrite(fn)
+	if errors.Is(err, errNeedSQLTx) {
+		return db.withTx(func(tx *sql.Tx) error { return fn(tx) })
+	}
+	return err
+}
+
+// withWrite runs fn in one write transaction on the writer connection,
+// without database/sql's transaction object (see connTx). Callers hold
+// db.mu, so the connection is free: it is the pool's only one.
+func (db *DB) withWrite(fn func(tx txn) error) error {
+	ctx := context.Background()
+	c, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	db.created = db.created[:0]
+	if err := fn(connTx{c}); err != nil {
+		if _, rerr := c.ExecContext(ctx, "ROLLBACK"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
+		return err
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		// A failed COMMIT can leave the transaction open: end it, so that
+		// the connection goes back to the pool clean.
+		c.ExecContext(ctx, "ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, ino := range db.created {
+		db.noXattr.add(ino)
+	}
+	return nil
+}
+
+// withTx runs fn in one write transaction of database/sql. Callers hold
+// db.mu. The namespace paths use withWrite, which costs less per query.
 func (db *DB) withTx(fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.Begin()
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	db.created = db.created[:0]
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -362,6 +457,9 @@ func (db *DB) withTx(fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	// It may have written any inode's attributes (other devices' batches,
+	// checkpoints): nothing is known to have none any more.
+	db.noXattr.reset()
 	return nil
 }
 

@@ -24,7 +24,7 @@ func (db *DB) Open(ino uint64, write, trunc bool) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -119,7 +119,7 @@ func (db *DB) maybePurgeLocked(ino uint64) error {
 	if err != nil {
 		return fmt.Errorf("purge %d: %w", ino, err)
 	}
-	return db.withTx(func(tx *sql.Tx) error {
+	return db.write(func(tx txn) error {
 		if a.IsTmpfile() {
 			// Closed before it had a name: it never existed anywhere
 			// else, and nothing of it was journaled.
@@ -134,7 +134,7 @@ func (db *DB) maybePurgeLocked(ino uint64) error {
 	})
 }
 
-func (db *DB) purgeTx(tx *sql.Tx, ino uint64) error {
+func (db *DB) purgeTx(tx txn, ino uint64) error {
 	if h := db.handles[ino]; h != nil && h.opens > 0 {
 		return nil
 	}
@@ -223,7 +223,7 @@ func (db *DB) Trash(limit int) ([]CacheKey, error) {
 func (db *DB) EmptyTrash(keys []CacheKey) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.withTx(func(tx *sql.Tx) error {
+	return db.write(func(tx txn) error {
 		for _, k := range keys {
 			if _, err := tx.Exec("DELETE FROM trash WHERE ino=? AND cver=?", k.Ino, k.Cver); err != nil {
 				return fmt.Errorf("empty trash: %w", err)

@@ -54,7 +54,7 @@ type DeletedFile struct {
 // a batch applied from device's journal (whatever won), or one sealed here
 // (device is then this one). A version already kept (same file ID and
 // vector) is kept once.
-func recordHistoryTx(tx *sql.Tx, device string, recs []Record) error {
+func recordHistoryTx(tx txn, device string, recs []Record) error {
 	for _, r := range recs {
 		f := r.File
 		if f == nil {
@@ -218,7 +218,7 @@ func (db *DB) RestoreContent(ino uint64, c Content) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -275,7 +275,7 @@ func (db *DB) CreateFromContent(parent uint64, name string, n NewNode, c Content
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		p, err := db.dirTx(tx, parent)
 		if err != nil {
 			return err

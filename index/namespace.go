@@ -48,7 +48,7 @@ func checkName(name string) error {
 }
 
 // lookupTx returns the inode named name in parent.
-func (db *DB) lookupTx(tx *sql.Tx, parent uint64, name string) (Attr, error) {
+func (db *DB) lookupTx(tx txn, parent uint64, name string) (Attr, error) {
 	a, err := scanAttr(tx.QueryRow("SELECT i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Attr{}, fmt.Errorf("lookup %q: %w", name, ErrNotExist)
@@ -80,7 +80,7 @@ func (db *DB) Lookup(parent uint64, name string) (Attr, error) {
 	return a, err
 }
 
-func (db *DB) dirTx(tx *sql.Tx, ino uint64) (Attr, error) {
+func (db *DB) dirTx(tx txn, ino uint64) (Attr, error) {
 	a, err := db.getAttrTx(tx, ino)
 	if err != nil {
 		return a, err
@@ -96,7 +96,7 @@ func (db *DB) dirTx(tx *sql.Tx, ino uint64) (Attr, error) {
 }
 
 // touchDir sets a directory's mtime and ctime, for an entry change.
-func (db *DB) touchDir(tx *sql.Tx, ino uint64, now int64, nlinkDelta int) error {
+func (db *DB) touchDir(tx txn, ino uint64, now int64, nlinkDelta int) error {
 	if _, err := tx.Exec("UPDATE inodes SET mtime=?, ctime=?, nlink=nlink+? WHERE ino=?", now, now, nlinkDelta, ino); err != nil {
 		return fmt.Errorf("update directory %d: %w", ino, err)
 	}
@@ -113,7 +113,7 @@ func (db *DB) Create(parent uint64, name string, n NewNode) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		var err error
 		out, err = db.createTx(tx, parent, name, n)
 		return err
@@ -122,7 +122,7 @@ func (db *DB) Create(parent uint64, name string, n NewNode) (Attr, error) {
 }
 
 // createTx is Create inside a transaction.
-func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr, error) {
+func (db *DB) createTx(tx txn, parent uint64, name string, n NewNode) (Attr, error) {
 	var out Attr
 	err := func() error {
 		p, err := db.dirTx(tx, parent)
@@ -181,7 +181,7 @@ func (db *DB) createTx(tx *sql.Tx, parent uint64, name string, n NewNode) (Attr,
 // insertInodeTx adds an inode of type typ for n under directory p: the
 // group and set-group-ID bit a set-group-ID directory passes on, the
 // umask or inherited ACLs, and the row.
-func (db *DB) insertInodeTx(tx *sql.Tx, p Attr, n NewNode, typ uint32, nlink int, state State, target []byte, now int64) (uint64, error) {
+func (db *DB) insertInodeTx(tx txn, p Attr, n NewNode, typ uint32, nlink int, state State, target []byte, now int64) (uint64, error) {
 	gid := n.GID
 	mode := typ | n.Mode&0o7777
 	if p.Mode&syscall.S_ISGID != 0 {
@@ -206,6 +206,9 @@ func (db *DB) insertInodeTx(tx *sql.Tx, p Attr, n NewNode, typ uint32, nlink int
 	}
 	id, _ := res.LastInsertId()
 	ino := uint64(id)
+	if len(acls) == 0 {
+		db.created = append(db.created, ino)
+	}
 	for k, v := range acls {
 		if _, err := tx.Exec("INSERT INTO xattrs(ino, name, value) VALUES(?, ?, ?)", ino, []byte(k), v); err != nil {
 			return 0, err
@@ -221,7 +224,7 @@ func (db *DB) CreateTmpfile(parent uint64, n NewNode) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		p, err := db.dirTx(tx, parent)
 		if err != nil {
 			return err
@@ -244,7 +247,7 @@ func (db *DB) Link(ino, newParent uint64, newName string) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		if _, err := db.dirTx(tx, newParent); err != nil {
 			return err
 		}
@@ -306,6 +309,8 @@ func (db *DB) remove(parent uint64, name string, dir bool) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	// A removal usually leaves a tombstone, whose helpers need a *sql.Tx
+	// (see write): begin with one rather than do the work twice.
 	return db.withTx(func(tx *sql.Tx) error {
 		if _, err := db.getAttrTx(tx, parent); err != nil {
 			return err
@@ -326,7 +331,7 @@ func (db *DB) remove(parent uint64, name string, dir bool) error {
 
 // dropEntryTx removes the entry (parent, name) naming a, updating link
 // counts; a directory must be empty.
-func (db *DB) dropEntryTx(tx *sql.Tx, parent uint64, name string, a Attr, now int64) error {
+func (db *DB) dropEntryTx(tx txn, parent uint64, name string, a Attr, now int64) error {
 	if a.IsDir() {
 		var n int
 		if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=?", a.Ino).Scan(&n); err != nil {
@@ -357,7 +362,7 @@ func (db *DB) dropEntryTx(tx *sql.Tx, parent uint64, name string, a Attr, now in
 // setNlinkTx sets an inode's link count; at zero a regular file becomes
 // Tombstoned. The row itself stays until the deletion is journaled and no
 // handle or kernel reference remains (see maybePurge).
-func (db *DB) setNlinkTx(tx *sql.Tx, a Attr, nlink uint32, now int64) error {
+func (db *DB) setNlinkTx(tx txn, a Attr, nlink uint32, now int64) error {
 	state := a.State
 	if nlink == 0 {
 		if err := Transition(a.State, StateTombstoned); err != nil {
@@ -414,6 +419,7 @@ func (db *DB) rename(oldParent uint64, oldName string, newParent uint64, newName
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	// A rename over a last name leaves a tombstone: see remove.
 	return db.withTx(func(tx *sql.Tx) error {
 		if err := db.renameTx(tx, oldParent, oldName, newParent, newName, flags); err != nil {
 			return err
@@ -426,7 +432,7 @@ func (db *DB) rename(oldParent uint64, oldName string, newParent uint64, newName
 	})
 }
 
-func (db *DB) renameTx(tx *sql.Tx, oldParent uint64, oldName string, newParent uint64, newName string, flags RenameFlags) error {
+func (db *DB) renameTx(tx txn, oldParent uint64, oldName string, newParent uint64, newName string, flags RenameFlags) error {
 	if _, err := db.dirTx(tx, oldParent); err != nil {
 		return err
 	}
@@ -509,7 +515,7 @@ func (db *DB) renameTx(tx *sql.Tx, oldParent uint64, oldName string, newParent u
 	return db.bumpDentry(tx, newParent, newName)
 }
 
-func (db *DB) exchangeTx(tx *sql.Tx, oldParent uint64, oldName string, src Attr, newParent uint64, newName string, dst Attr, now int64) error {
+func (db *DB) exchangeTx(tx txn, oldParent uint64, oldName string, src Attr, newParent uint64, newName string, dst Attr, now int64) error {
 	if _, err := tx.Exec("UPDATE dentries SET ino=? WHERE parent=? AND name=?", dst.Ino, oldParent, []byte(oldName)); err != nil {
 		return fmt.Errorf("exchange: %w", err)
 	}
@@ -551,7 +557,7 @@ func (db *DB) exchangeTx(tx *sql.Tx, oldParent uint64, oldName string, src Attr,
 }
 
 // checkNotAncestor fails with ErrInvalid if dir is ino or lies below it.
-func (db *DB) checkNotAncestor(tx *sql.Tx, ino, dir uint64) error {
+func (db *DB) checkNotAncestor(tx txn, ino, dir uint64) error {
 	for i := 0; i < 1<<16; i++ {
 		if dir == ino {
 			return fmt.Errorf("move directory into itself: %w", ErrInvalid)

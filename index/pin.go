@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,7 +113,7 @@ func (db *DB) SetPinned(roots []uint64, pinned bool) (PinResult, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var res PinResult
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		for _, root := range roots {
 			if _, err := db.getAttrTx(tx, root); err != nil {
 				return err
@@ -178,7 +177,7 @@ func (db *DB) InheritPins() (int, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	total := 0
-	err = db.withTx(func(tx *sql.Tx) error {
+	err = db.write(func(tx txn) error {
 		for {
 			res, err := tx.Exec(`UPDATE inodes SET pinned = 1 WHERE pinned = 0 AND ino IN (
 				SELECT d.ino FROM inodes p JOIN dentries d ON d.parent = p.ino

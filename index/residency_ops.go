@@ -38,7 +38,7 @@ func (db *DB) ContentOf(ino uint64, cver int64) (Content, error) {
 func (db *DB) MarkResident(ino uint64, cver int64) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.withTx(func(tx *sql.Tx) error {
+	return db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -64,7 +64,7 @@ func (db *DB) MarkAbsent(ino uint64) (CacheKey, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var key CacheKey
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err

@@ -321,7 +321,7 @@ func (db *DB) foreignAuthor(author string) string {
 	return author
 }
 
-func (db *DB) journaledTx(tx *sql.Tx, fid string) bool {
+func (db *DB) journaledTx(tx txn, fid string) bool {
 	var j int
 	if err := tx.QueryRow("SELECT journaled FROM inodes WHERE file_id=?", fid).Scan(&j); err != nil {
 		// A parent that is gone was journaled if it ever had entries sent;
@@ -331,7 +331,7 @@ func (db *DB) journaledTx(tx *sql.Tx, fid string) bool {
 	return j == journaledYes
 }
 
-func metaUintTx(tx *sql.Tx, key string) (uint64, error) {
+func metaUintTx(tx txn, key string) (uint64, error) {
 	var v []byte
 	err := tx.QueryRow("SELECT value FROM meta WHERE key=?", key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -372,7 +372,7 @@ func (db *DB) UnsentJournal() ([]JournalBatch, error) {
 func (db *DB) MarkSent(seq uint64) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.withTx(func(tx *sql.Tx) error {
+	return db.write(func(tx txn) error {
 		var ab []byte
 		var sent int
 		err := tx.QueryRow("SELECT after, sent FROM journal WHERE seq=?", seq).Scan(&ab, &sent)

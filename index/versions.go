@@ -116,7 +116,7 @@ func (db *DB) observe(h int64) {
 // follows its current name, and it joins the outbox. A file whose last name
 // is gone leaves a tombstone, so a stale version arriving later cannot bring
 // it back.
-func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
+func (db *DB) bumpFile(tx txn, ino uint64, content bool) error {
 	var vs, fid, bases, author string
 	var state State
 	var oldHLC int64
@@ -137,10 +137,14 @@ func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
 		return err
 	}
 	if state == StateTombstoned {
-		if err := putTombstoneTx(tx, fid, v, hlc, db.device); err != nil {
+		stx, err := sqlTx(tx)
+		if err != nil {
 			return err
 		}
-		if err := setTombBaseTx(tx, fid, version{parseVV(bases), oldHLC, author}); err != nil {
+		if err := putTombstoneTx(stx, fid, v, hlc, db.device); err != nil {
+			return err
+		}
+		if err := setTombBaseTx(stx, fid, version{parseVV(bases), oldHLC, author}); err != nil {
 			return err
 		}
 	}
@@ -154,7 +158,7 @@ func (db *DB) bumpFile(tx *sql.Tx, ino uint64, content bool) error {
 
 // setHomeTx records the entry an inode is found under now (its oldest
 // name); a file with no name keeps the home it had.
-func setHomeTx(tx *sql.Tx, ino uint64) error {
+func setHomeTx(tx txn, ino uint64) error {
 	_, err := tx.Exec(`UPDATE inodes SET
 		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?1 ORDER BY d.id LIMIT 1), home_parent),
 		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?1 ORDER BY d.id LIMIT 1), home_name)
@@ -168,7 +172,7 @@ func setHomeTx(tx *sql.Tx, ino uint64) error {
 // queueFile puts an inode in the outbox without changing its version: a
 // version made here on another device's behalf (a conflict copy), which
 // every device makes identically.
-func (db *DB) queueFile(tx *sql.Tx, ino uint64) error {
+func (db *DB) queueFile(tx txn, ino uint64) error {
 	db.outGen++
 	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, ino) VALUES(?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, fmt.Sprintf("f:%d", ino), db.outGen, ino); err != nil {
@@ -179,7 +183,7 @@ func (db *DB) queueFile(tx *sql.Tx, ino uint64) error {
 
 // queueDentry puts the entry (parent, name) in the outbox without changing
 // its version (see queueFile).
-func (db *DB) queueDentry(tx *sql.Tx, parent uint64, pfid string, name []byte) error {
+func (db *DB) queueDentry(tx txn, parent uint64, pfid string, name []byte) error {
 	db.outGen++
 	key := "d:" + pfid + ":" + hex.EncodeToString(name)
 	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, parent, parent_fid, name) VALUES(?, ?, ?, ?, ?)
@@ -191,7 +195,7 @@ func (db *DB) queueDentry(tx *sql.Tx, parent uint64, pfid string, name []byte) e
 
 // bumpDentry records a local change of the entry (parent, name): created,
 // removed or pointed elsewhere.
-func (db *DB) bumpDentry(tx *sql.Tx, parent uint64, name string) error {
+func (db *DB) bumpDentry(tx txn, parent uint64, name string) error {
 	var pfid string
 	if err := tx.QueryRow("SELECT file_id FROM inodes WHERE ino=?", parent).Scan(&pfid); err != nil {
 		return fmt.Errorf("entry version: parent %d: %w", parent, err)

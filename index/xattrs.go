@@ -44,11 +44,19 @@ func (db *DB) GetXattr(ino uint64, name string) ([]byte, error) {
 	if err := checkXattrName(name); err != nil {
 		return nil, err
 	}
+	if db.noXattr.has(ino) {
+		return nil, fmt.Errorf("xattr %q: %w", name, ErrNoData)
+	}
+	gen := db.noXattr.generation()
 	var v []byte
 	err := db.r.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", ino, []byte(name)).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := db.GetAttr(ino); err != nil {
 			return nil, err
+		}
+		var any bool
+		if err := db.r.QueryRow("SELECT EXISTS(SELECT 1 FROM xattrs WHERE ino=?)", ino).Scan(&any); err == nil && !any {
+			db.noXattr.note(ino, gen)
 		}
 		return nil, fmt.Errorf("xattr %q: %w", name, ErrNoData)
 	}
@@ -65,6 +73,9 @@ func (db *DB) GetXattr(ino uint64, name string) ([]byte, error) {
 func (db *DB) ListXattr(ino uint64) ([]string, error) {
 	if _, err := db.GetAttr(ino); err != nil {
 		return nil, err
+	}
+	if db.noXattr.has(ino) {
+		return nil, nil
 	}
 	rows, err := db.r.Query("SELECT name FROM xattrs WHERE ino=? ORDER BY name", ino)
 	if err != nil {
@@ -93,7 +104,10 @@ func (db *DB) SetXattr(ino uint64, name string, value []byte, flags int) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.withTx(func(tx *sql.Tx) error {
+	// After the commit, whatever happened: a failed commit may still have
+	// written the attribute.
+	defer db.noXattr.forget(ino)
+	return db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -135,7 +149,7 @@ func (db *DB) RemoveXattr(ino uint64, name string) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.withTx(func(tx *sql.Tx) error {
+	return db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -157,7 +171,7 @@ func (db *DB) RemoveXattr(ino uint64, name string) error {
 	})
 }
 
-func xattrsTx(tx *sql.Tx, ino uint64) (map[string][]byte, error) {
+func xattrsTx(tx txn, ino uint64) (map[string][]byte, error) {
 	rows, err := tx.Query("SELECT name, value FROM xattrs WHERE ino=?", ino)
 	if err != nil {
 		return nil, fmt.Errorf("read xattrs: %w", err)
@@ -313,7 +327,7 @@ func (a acl) createMasq(mode *uint32) (equiv bool) {
 
 // setACLAccessTx sets an inode's access ACL and the mode it implies, or,
 // if the mode says all the ACL does, just the mode.
-func (db *DB) setACLAccessTx(tx *sql.Tx, a Attr, value []byte, killSgid bool) error {
+func (db *DB) setACLAccessTx(tx txn, a Attr, value []byte, killSgid bool) error {
 	parsed, err := parseACL(value)
 	if err != nil {
 		return err
@@ -338,7 +352,7 @@ func (db *DB) setACLAccessTx(tx *sql.Tx, a Attr, value []byte, killSgid bool) er
 }
 
 // chmodACLTx rewrites an inode's access ACL, if it has one, for a new mode.
-func chmodACLTx(tx *sql.Tx, ino uint64, mode uint32) error {
+func chmodACLTx(tx txn, ino uint64, mode uint32) error {
 	var v []byte
 	err := tx.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", ino, []byte(ACLAccess)).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -361,7 +375,7 @@ func chmodACLTx(tx *sql.Tx, ino uint64, mode uint32) error {
 // inheritACLTx works out a new inode's mode and the ACLs it inherits from
 // its parent's default ACL, by name: without a default ACL, the mode less
 // the caller's umask and no ACLs.
-func inheritACLTx(tx *sql.Tx, parent uint64, mode, umask uint32) (uint32, map[string][]byte, error) {
+func inheritACLTx(tx txn, parent uint64, mode, umask uint32) (uint32, map[string][]byte, error) {
 	var v []byte
 	err := tx.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", parent, []byte(ACLDefault)).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
