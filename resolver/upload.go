@@ -171,6 +171,41 @@ func (e *Engine) uploadContent(ctx context.Context, u index.Upload) (index.Conte
 	return index.Content{Size: u.Size, Chunks: refs}, nil
 }
 
+// recoverStagedSizes runs before anything serves the index (New calls
+// it): it gives each Staged file whose cache file is longer than the index
+// says the cache file's size. Sizes of files being written are kept in
+// memory and committed at fsync, close and on a timer, so a crash can leave
+// bytes in the cache file past the committed size; DESIGN.md: after a crash
+// "a Staged file's size and content come from its cache file". Uploading
+// such a file at the old size would mark it Resident with a cache file
+// longer than the file. Nothing else makes a cache file longer than its
+// file (a truncate shortens both), and before the mount serves no writer
+// can race with this.
+func (e *Engine) recoverStagedSizes() {
+	// Every Staged file, not only those waiting in the outbox: a file
+	// whose change was sealed into a batch not yet sent is Staged too, and
+	// becomes Resident when that batch is.
+	known, _, err := e.idx.KnownCacheFiles(context.Background())
+	if err != nil {
+		e.log.Warn("check staged files after a crash", "err", err)
+		return
+	}
+	for _, k := range known {
+		if k.State != index.StateStaged {
+			continue
+		}
+		fi, err := os.Stat(e.cache.Path(cache.Key{Ino: k.Key.Ino, Cver: k.Key.Cver}))
+		if err != nil || fi.Size() <= k.Size {
+			continue
+		}
+		e.log.Info("staged file's cache file is longer than its size (writes not committed before a crash): taking its size", "ino", k.Key.Ino, "size", k.Size, "cache_size", fi.Size())
+		e.idx.NoteWrite(k.Key.Ino, fi.Size(), fi.ModTime().UnixNano())
+		if err := e.idx.Flush(k.Key.Ino); err != nil {
+			e.log.Warn("commit size of a staged file", "ino", k.Key.Ino, "err", err)
+		}
+	}
+}
+
 // zeroPad reads r, then zeros up to n bytes in all: a cache file shorter
 // than its size (a sparse tail after truncate) reads as zeros, like the file.
 type zeroPad struct {

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,15 +57,50 @@ func awaitDeath(t *testing.T, m *mount, pid int, within time.Duration) {
 	if err != nil || r.code != 0 || isMountPoint(m.dir) {
 		t.Fatalf("unmount of the dead mount: %v %s", err, r)
 	}
+	// The leader thread shows as a zombie while other threads may still be
+	// on their way out, holding the cache directory's lock: wait for it.
+	if !poll(within, func() bool { return lockFree(m.cache) }) {
+		t.Fatalf("the cache directory's lock is still held %v after the kill", within)
+	}
 }
 
-// checkFsck runs syncfs fsck on m and fails unless it finds no problem.
-func checkFsck(t *testing.T, m *mount) {
+// lockFree reports whether no process holds cacheDir's lock.
+func lockFree(cacheDir string) bool {
+	f, err := os.OpenFile(filepath.Join(cacheDir, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return true
+}
+
+// checkFsck runs syncfs fsck on m and fails unless it finds no problem
+// other than those known returns true for; it returns those.
+func checkFsck(t *testing.T, m *mount, known func(problem string) bool) (knownProblems []string) {
 	t.Helper()
 	r := syncfs(t, nil, "fsck", m.dir)
-	if r.code != 0 || !strings.Contains(r.stdout, "no problems") {
-		t.Errorf("fsck after the kill: %s\nlog:\n%s", r, readLog(m.cache))
+	if r.code == 0 && strings.Contains(r.stdout, "no problems") {
+		return nil
 	}
+	var other []string
+	for line := range strings.SplitSeq(r.stdout, "\n") {
+		p, ok := strings.CutPrefix(line, "problem: ")
+		switch {
+		case !ok:
+		case known != nil && known(p):
+			knownProblems = append(knownProblems, p)
+		default:
+			other = append(other, p)
+		}
+	}
+	if len(other) > 0 || len(knownProblems) == 0 {
+		t.Errorf("fsck after the kill: %s\nlog:\n%s", r, lastLines(readLog(m.cache), 40))
+	}
+	return knownProblems
 }
 
 // checkFiles fails for every file of want that m does not hold exactly.
@@ -143,10 +179,10 @@ func TestKillPoints(t *testing.T) {
 			}
 
 			m = mountAt(t, st, mnt, cacheDir)
-			checkFsck(t, m)
+			checkFsck(t, m, nil)
 			checkFiles(t, m, map[string][]byte{"f.bin": chunked})
 			m.waitUploaded(t, 30*time.Second)
-			checkFsck(t, m)
+			checkFsck(t, m, nil)
 			m.unmount(t)
 
 			fresh := mountStore(t, st, "")
@@ -259,13 +295,16 @@ func TestKillRandom(t *testing.T) {
 	st.init(t)
 	mnt, cacheDir := newMountDirs(t)
 	w := &killWriter{rng: rng, acked: map[string][]byte{}}
+	residentLong := map[string]bool{} // fsck problems of the known kind below
 	start := time.Now()
 	var prev map[string][]byte // acknowledged in the last iteration
 	for i := range n {
 		w.iter = i
 		m := mountAt(t, st, mnt, cacheDir)
 		if i > 0 {
-			checkFsck(t, m)
+			for _, p := range checkFsck(t, m, residentTooLong.MatchString) {
+				residentLong[p] = true
+			}
 			w.checkLog(t, m)
 			check := prev
 			if i%20 == 0 {
@@ -310,7 +349,9 @@ func TestKillRandom(t *testing.T) {
 		(time.Since(start) / time.Duration(n)).Round(time.Millisecond), len(w.acked))
 
 	m := mountAt(t, st, mnt, cacheDir)
-	checkFsck(t, m)
+	for _, p := range checkFsck(t, m, residentTooLong.MatchString) {
+		residentLong[p] = true
+	}
 	w.checkLog(t, m)
 	checkFiles(t, m, w.acked)
 	mustSyncfs(t, nil, "sync", "--wait", "2m", m.dir)
@@ -322,4 +363,29 @@ func TestKillRandom(t *testing.T) {
 	checkFiles(t, fresh, w.acked)
 	w.checkLog(t, fresh)
 	fresh.unmount(t)
+	if len(residentLong) > 0 {
+		// Seen only for files whose writer was killed before its fsync
+		// returned (no acknowledged byte is missing: checkFiles passed),
+		// and found in the index as the killed daemon left it: the file
+		// was marked Resident at size 0 while its writer still had it
+		// open and the kernel was sending its data.
+		t.Errorf("BUG (index/fs): %d files left Resident at size 0 with a longer cache file, e.g. %q", len(residentLong), firstKey(residentLong))
+	}
+}
+
+// residentTooLong matches fsck's problem for a Resident file whose cache
+// file is longer than the file.
+var residentTooLong = regexp.MustCompile(`^inode \d+ \(resident\): cache file \S+ is \d+ bytes, longer than the file's \d+$`)
+
+func firstKey(m map[string]bool) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }

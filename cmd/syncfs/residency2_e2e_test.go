@@ -142,7 +142,6 @@ func TestAbsentReadCost(t *testing.T) {
 	b.unmount(t)
 }
 
-
 // mountTmpfs mounts a tmpfs of size bytes at a new directory and returns
 // it; a cleanup unmounts it (detaching it if it is still busy).
 func mountTmpfs(t *testing.T, size int64) string {
