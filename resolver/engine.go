@@ -119,6 +119,9 @@ func New(repo *Repo, idx *index.DB, c *cache.Cache, opts Options) *Engine {
 	if err := idx.SetConflictPolicy(policyOf(repo.Config)); err != nil {
 		e.log.Error("conflict policy", "err", err)
 	}
+	// Before anything serves the index: writes a crash kept from being
+	// committed are in the cache files of Staged files.
+	e.recoverStagedSizes()
 	return e
 }
 
