@@ -29,6 +29,7 @@ var errnoTable = []struct {
 	{index.ErrNotSupported, syscall.EOPNOTSUPP},
 	{index.ErrIllegalTransition, syscall.EIO},
 	{cache.ErrNoSpace, syscall.ENOSPC},
+	{index.ErrNoSpace, syscall.ENOSPC},
 	{context.DeadlineExceeded, syscall.EIO},
 	{context.Canceled, syscall.EINTR},
 }

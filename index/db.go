@@ -407,7 +407,7 @@ func (db *DB) write(fn func(tx txn) error) error {
 	if errors.Is(err, errNeedSQLTx) {
 		return db.withTx(func(tx *sql.Tx) error { return fn(tx) })
 	}
-	return err
+	return noSpace(err)
 }
 
 // withWrite runs fn in one write transaction on the writer connection,
@@ -452,10 +452,10 @@ func (db *DB) withTx(fn func(tx *sql.Tx) error) error {
 	db.created = db.created[:0]
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return noSpace(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return noSpace(fmt.Errorf("commit: %w", err))
 	}
 	// It may have written any inode's attributes (other devices' batches,
 	// checkpoints): nothing is known to have none any more.

@@ -1,6 +1,11 @@
 package index
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mattn/go-sqlite3"
+)
 
 // Domain errors returned by the index. fs maps them to errno values; nothing
 // else should need to.
@@ -16,4 +21,17 @@ var (
 	ErrNoData            = errors.New("no such attribute")
 	ErrIllegalTransition = errors.New("illegal residency transition")
 	ErrBusy              = errors.New("resource busy")
+	// ErrNoSpace: the index's disk is full (SQLite could not grow its
+	// files); the change was not made.
+	ErrNoSpace = errors.New("no space left for the index")
 )
+
+// noSpace marks SQLite's "database or disk is full" with ErrNoSpace, so that
+// fs answers ENOSPC rather than EIO; other errors pass unchanged.
+func noSpace(err error) error {
+	var se sqlite3.Error
+	if err != nil && errors.As(err, &se) && se.Code == sqlite3.ErrFull {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
