@@ -18,11 +18,15 @@ func writable(flags uint32) bool { return flags&syscall.O_ACCMODE != syscall.O_R
 // Create makes and opens a new regular file.
 func (fsys *FS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	defer fsys.track(opCreate, time.Now())
-	a, st := fsys.create(&in.InHeader, name, index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777, Umask: in.Umask}, &out.EntryOut)
-	if !st.Ok() {
-		return st
+	// One index transaction makes the file and opens it.
+	n := index.NewNode{Mode: syscall.S_IFREG | in.Mode&0o7777, UID: in.Uid, GID: in.Gid, Umask: in.Umask}
+	flags := in.Flags &^ syscall.O_TRUNC
+	a, err := fsys.idx.CreateOpen(in.NodeId, name, n, writable(flags))
+	if err != nil {
+		return fsys.status("create", err)
 	}
-	return fsys.open(cancel, a.Ino, in.Flags&^syscall.O_TRUNC, &out.OpenOut)
+	fsys.fillEntry(a, &out.EntryOut)
+	return fsys.openIndexed(a, flags, &out.OpenOut)
 }
 
 // Tmpfile makes and opens a regular file with no name (O_TMPFILE); linkat
@@ -56,6 +60,15 @@ func (fsys *FS) open(cancel <-chan struct{}, ino uint64, flags uint32, out *fuse
 	if err != nil {
 		return fsys.status("open", err)
 	}
+	return fsys.openIndexed(a, flags, out)
+}
+
+// openIndexed opens the cache file of a, which the index has just opened
+// with flags, and makes the handle; on failure it releases the index's open.
+func (fsys *FS) openIndexed(a index.Attr, flags uint32, out *fuse.OpenOut) fuse.Status {
+	ino := a.Ino
+	write := writable(flags)
+	trunc := flags&syscall.O_TRUNC != 0 && write
 	if !a.IsRegular() {
 		fsys.idx.Release(ino, write)
 		return fuse.EINVAL

@@ -25,43 +25,79 @@ func (db *DB) Open(ino uint64, write, trunc bool) (Attr, error) {
 	defer db.mu.Unlock()
 	var out Attr
 	err := db.write(func(tx txn) error {
-		a, err := db.getAttrTx(tx, ino)
-		if err != nil {
-			return err
-		}
-		if write && a.IsRegular() && a.State != StateTombstoned {
-			if a.State == StateAbsent && !(trunc || a.Size == 0) {
-				return fmt.Errorf("open inode %d for writing: %w", ino, ErrNeedsFetch)
-			}
-			if err := Transition(a.State, StateStaged); err != nil {
-				return err
-			}
-			a.State = StateStaged
-			a.Wgen++
-			content := false
-			if trunc && a.Size != 0 {
-				now := db.now().UnixNano()
-				a.Size, a.Mtime, a.Ctime = 0, now, now
-				content = true
-				if p := db.overlay[ino]; p != nil {
-					p.size, p.sized, p.mtime = 0, true, now
-				}
-			}
-			if _, err := tx.Exec("UPDATE inodes SET state=?, wgen=?, size=?, mtime=?, ctime=? WHERE ino=?", a.State, a.Wgen, a.Size, a.Mtime, a.Ctime, ino); err != nil {
-				return fmt.Errorf("open inode %d: %w", ino, err)
-			}
-			if content && !a.IsTmpfile() {
-				if err := db.bumpFile(tx, ino, true); err != nil {
-					return err
-				}
-			}
-		}
-		out = a
-		return nil
+		var err error
+		out, err = db.openTx(tx, ino, write, trunc)
+		return err
 	})
 	if err != nil {
 		return Attr{}, err
 	}
+	db.countOpenLocked(ino, write)
+	return out, nil
+}
+
+// CreateOpen is Create and then Open of the new file (not truncating), in
+// one transaction: create(2) and open(O_CREAT) of a new name.
+func (db *DB) CreateOpen(parent uint64, name string, n NewNode, write bool) (Attr, error) {
+	if err := checkName(name); err != nil {
+		return Attr{}, err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var out Attr
+	err := db.write(func(tx txn) error {
+		a, err := db.createTx(tx, parent, name, n)
+		if err != nil {
+			return err
+		}
+		out, err = db.openTx(tx, a.Ino, write, false)
+		return err
+	})
+	if err != nil {
+		return Attr{}, err
+	}
+	db.countOpenLocked(out.Ino, write)
+	return out, nil
+}
+
+// openTx is Open's change to the inode, inside a transaction.
+func (db *DB) openTx(tx txn, ino uint64, write, trunc bool) (Attr, error) {
+	a, err := db.getAttrTx(tx, ino)
+	if err != nil {
+		return Attr{}, err
+	}
+	if write && a.IsRegular() && a.State != StateTombstoned {
+		if a.State == StateAbsent && !(trunc || a.Size == 0) {
+			return Attr{}, fmt.Errorf("open inode %d for writing: %w", ino, ErrNeedsFetch)
+		}
+		if err := Transition(a.State, StateStaged); err != nil {
+			return Attr{}, err
+		}
+		a.State = StateStaged
+		a.Wgen++
+		content := false
+		if trunc && a.Size != 0 {
+			now := db.now().UnixNano()
+			a.Size, a.Mtime, a.Ctime = 0, now, now
+			content = true
+			if p := db.overlay[ino]; p != nil {
+				p.size, p.sized, p.mtime = 0, true, now
+			}
+		}
+		if _, err := tx.Exec("UPDATE inodes SET state=?, wgen=?, size=?, mtime=?, ctime=? WHERE ino=?", a.State, a.Wgen, a.Size, a.Mtime, a.Ctime, ino); err != nil {
+			return Attr{}, fmt.Errorf("open inode %d: %w", ino, err)
+		}
+		if content && !a.IsTmpfile() {
+			if err := db.bumpFile(tx, ino, true); err != nil {
+				return Attr{}, err
+			}
+		}
+	}
+	return a, nil
+}
+
+// countOpenLocked records one more handle on ino. Callers hold mu.
+func (db *DB) countOpenLocked(ino uint64, write bool) {
 	h := db.handles[ino]
 	if h == nil {
 		h = &handleCount{}
@@ -71,7 +107,6 @@ func (db *DB) Open(ino uint64, write, trunc bool) (Attr, error) {
 	if write {
 		h.writers++
 	}
-	return out, nil
 }
 
 // Release drops an open handle, commits the file's pending writes and purges
