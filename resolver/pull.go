@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/syncfs/syncfs/blobstore"
+	"github.com/syncfs/syncfs/internal/killpoint"
 )
 
 // maxJournalObject bounds what one journal object may make us read.
@@ -96,6 +97,7 @@ func (e *Engine) pullDevice(ctx context.Context, device string, checkpoint func(
 		if err := e.idx.ApplyBatch(device, seq, recs); err != nil {
 			return fmt.Errorf("apply %s: %w", journalName(device, seq), err)
 		}
+		killpoint.Reach(killpoint.PointPullApplied)
 		wm = seq
 	}
 }

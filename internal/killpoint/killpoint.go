@@ -29,6 +29,9 @@ const (
 	// PointEvictMiddle is reached in the middle of an eviction: the index
 	// says Absent, the cache file is not yet removed.
 	PointEvictMiddle = "evict-middle"
+	// PointPullApplied is reached after the puller applied one journal
+	// batch of another device (index committed), before the next.
+	PointPullApplied = "pull-applied"
 )
 
 // ErrBadPlan reports an EnvVar value that is not "point:n" with n >= 1.
