@@ -30,6 +30,13 @@
 // in memory (see FS.accessed) and the periodic flush writes, unjournaled.
 // Locks are the kernel's own.
 //
+// # Metrics
+//
+// With Options.Metrics set, every request is counted and timed by op
+// (metrics.go): go-fuse has no hook around requests, so each method starts
+// with a deferred fsys.track. Ops left to the embedded default are not
+// counted.
+//
 // # Write path
 //
 // write(2) costs no SQLite transaction: bytes go to the cache file and the new

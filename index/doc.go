@@ -50,4 +50,17 @@
 // counts) and the attribute overlay (sizes and mtimes of files being written,
 // coalesced so that write(2) costs no transaction). Reads that need no
 // overlay-consistency use a pool of reader connections.
+//
+// Namespace writes run on the writer connection inside BEGIN IMMEDIATE
+// (withWrite, through the txn interface) rather than in a *sql.Tx: database/sql
+// starts a goroutine for every query of a Tx, which cost more than SQLite
+// did. Applying other devices' batches, checkpoints and sealing batches keep
+// *sql.Tx (withTx), as do removals and renames, whose tombstone helpers take
+// one; an operation on the writer connection that reaches such a helper is
+// run again in a Tx (write). SQLite statements are cached per connection
+// (_stmt_cache_size).
+//
+// noXattr remembers inodes known to have no extended attribute, so that the
+// security.capability lookup the kernel makes before each write(2) costs
+// no query (xattrcache.go says when it forgets).
 package index

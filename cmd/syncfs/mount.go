@@ -26,6 +26,10 @@ import (
 	"github.com/syncfs/syncfs/resolver"
 )
 
+// kernelCacheTimeout is how long the kernel may keep names, attributes and
+// "no such name" answers without asking again.
+const kernelCacheTimeout = 30 * time.Second
+
 type mountOptions struct {
 	store        storeOptions
 	passphrase   passphraseOptions
@@ -376,8 +380,11 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 		}
 		d.log.Info("serving metrics", "addr", d.metricSrv.Addr())
 	}
+	// Long kernel cache timeouts: every change that does not come through
+	// this mount (other devices' batches, restores) reaches the kernel as
+	// an invalidation from the index's change feed.
 	d.fsys = fs.New(d.idx, d.cache, fs.Options{
-		EntryTimeout: time.Second, AttrTimeout: time.Second, NegativeTimeout: time.Second,
+		EntryTimeout: kernelCacheTimeout, AttrTimeout: kernelCacheTimeout, NegativeTimeout: kernelCacheTimeout,
 		FetchTimeout: o.fetchTimeout, CacheDir: d.cacheDir, ControlSocket: sock, Logger: d.log,
 		Metrics: d.metrics,
 	})
