@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS dentry_versions(
 	child      TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY(parent_fid, name)
 );
+CREATE INDEX IF NOT EXISTS dentry_versions_child ON dentry_versions(child);
 CREATE TABLE IF NOT EXISTS tombstones(
 	file_id TEXT PRIMARY KEY,
 	vv      TEXT NOT NULL,
