@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -56,7 +57,7 @@ func (e *Engine) Fetch(ctx context.Context, key cache.Key, off, n int64, dst io.
 		g.Go(func() error {
 			plain, err := e.getChunk(gctx, w.ref)
 			if err != nil {
-				return err
+				return fetchError{err}
 			}
 			if _, err := dst.WriteAt(plain, w.pos); err != nil {
 				return fmt.Errorf("write fetched chunk: %w", cache.MapError(err))
@@ -72,3 +73,15 @@ func (e *Engine) Fetch(ctx context.Context, key cache.Key, off, n int64, dst io.
 	last := want[len(want)-1]
 	return want[0].pos, last.pos + last.ref.Len, nil
 }
+
+// fetchError is a chunk the store could not give. errors.Is sees through
+// it (ErrTransient, ErrDamaged, context errors), errors.As does not: an
+// errno from the network underneath (ECONNREFUSED with the store down)
+// would otherwise reach the reader of a file as if the local disk had said
+// it, where the contract is EIO.
+type fetchError struct{ err error }
+
+func (e fetchError) Error() string { return e.err.Error() }
+
+// Is reports whether the underlying error is target.
+func (e fetchError) Is(target error) bool { return errors.Is(e.err, target) }
