@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS dentries(
 	UNIQUE(parent, name)
 );
 CREATE INDEX IF NOT EXISTS dentries_ino ON dentries(ino);
+CREATE INDEX IF NOT EXISTS inodes_pinned ON inodes(state) WHERE pinned != 0;
 CREATE TABLE IF NOT EXISTS dentry_versions(
 	parent_fid TEXT NOT NULL,
 	name       BLOB NOT NULL,

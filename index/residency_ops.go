@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 // ContentOf returns the synced content of an inode's content version cver,
@@ -108,38 +109,54 @@ type Stats struct {
 // Stats returns counts per residency state and the upload queue.
 func (db *DB) Stats() (Stats, error) {
 	s := Stats{Files: map[State]int{}, Bytes: map[State]int64{}, Watermarks: map[string]uint64{}, PullErrors: map[string]string{}, Device: db.device}
-	rows, err := db.r.Query("SELECT state, count(*), coalesce(sum(size),0) FROM inodes WHERE (mode & 61440) = 32768 GROUP BY state")
+	// One pass over the inodes gives the residency counts, the directories,
+	// the pinned files and the pin backlog: the uploader asks after every
+	// batch, and a scan each was most of its cost.
+	rows, err := db.r.Query(`SELECT mode & 61440, state, pinned != 0, nlink > 0, count(*), coalesce(sum(size),0)
+		FROM inodes GROUP BY 1, 2, 3, 4`)
 	if err != nil {
 		return s, fmt.Errorf("stats: %w", err)
 	}
 	for rows.Next() {
+		var typ uint32
 		var st State
+		var pinned, linked bool
 		var n int
 		var b int64
-		if err := rows.Scan(&st, &n, &b); err != nil {
+		if err := rows.Scan(&typ, &st, &pinned, &linked, &n, &b); err != nil {
 			rows.Close()
 			return s, fmt.Errorf("stats: %w", err)
 		}
-		s.Files[st], s.Bytes[st] = n, b
+		switch typ {
+		case syscall.S_IFREG:
+			s.Files[st] += n
+			s.Bytes[st] += b
+			if pinned && linked {
+				s.Pinned += n
+				if st == StateAbsent {
+					s.PinFetch += n
+					s.PinBytes += b
+				}
+			}
+		case syscall.S_IFDIR:
+			if linked {
+				s.Dirs += n
+			}
+		}
 	}
 	rows.Close()
 	q := []struct {
 		dst any
 		sql string
 	}{
-		{&s.Dirs, "SELECT count(*) FROM inodes WHERE (mode & 61440) = 16384 AND nlink > 0"},
 		{&s.Pending, "SELECT count(*) FROM outbox"},
 		{&s.PendingData, "SELECT coalesce(sum(i.size),0) FROM outbox o JOIN inodes i ON o.ino=i.ino WHERE i.state=2"},
 		{&s.Unsent, "SELECT count(*) FROM journal WHERE sent=0"},
-		{&s.Pinned, "SELECT count(*) FROM inodes WHERE pinned != 0 AND (mode & 61440) = 32768 AND nlink > 0"},
 	}
 	for _, c := range q {
 		if err := db.r.QueryRow(c.sql).Scan(c.dst); err != nil {
 			return s, fmt.Errorf("stats: %w", err)
 		}
-	}
-	if s.PinFetch, s.PinBytes, err = db.PinBacklog(); err != nil {
-		return s, fmt.Errorf("stats: %w", err)
 	}
 	rows, err = db.r.Query("SELECT device, seq, err FROM watermarks")
 	if err != nil {
