@@ -8,9 +8,28 @@ import (
 	"github.com/syncfs/syncfs/index"
 )
 
-// readDirBatch is how many entries one index query returns; the kernel's
+// readDirBatch is the most entries one index query returns; the kernel's
 // buffer usually fills first.
 const readDirBatch = 256
+
+// minDirEntrySize and minDirPlusEntrySize are about the least room one
+// entry takes in the kernel's buffer (header, name, and for READDIRPLUS the
+// attributes), so that a query fetches about as many rows as fit rather than
+// readDirBatch: a 4 KiB READDIRPLUS holds some 25 entries, and the rows
+// fetched past them were the listing's main cost.
+const (
+	minDirEntrySize     = 32
+	minDirPlusEntrySize = 160
+)
+
+// dirBatch returns how many entries to fetch for a buffer of size bytes.
+func dirBatch(size uint32, plus bool) int {
+	per := uint32(minDirEntrySize)
+	if plus {
+		per = minDirPlusEntrySize
+	}
+	return min(max(int(size/per)+1, 8), readDirBatch)
+}
 
 // OpenDir checks that the inode is a directory; listings are stateless
 // (offsets are entry row IDs), so there is no directory handle.
@@ -86,8 +105,9 @@ func (fsys *FS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse
 		}
 		off = 2
 	}
+	batch := dirBatch(in.Size, plus)
 	for {
-		ents, err := fsys.idx.ReadDir(in.NodeId, off, readDirBatch)
+		ents, err := fsys.idx.ReadDir(in.NodeId, off, batch)
 		if err != nil {
 			return fsys.status("readdir", err)
 		}
@@ -98,7 +118,7 @@ func (fsys *FS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse
 			}
 			off = e.Offset
 		}
-		if len(ents) < readDirBatch {
+		if len(ents) < batch {
 			return fuse.OK
 		}
 	}
