@@ -70,8 +70,11 @@ func (e *Engine) uploadOnce(ctx context.Context) (more bool, err error) {
 	if err := e.sendBatch(ctx, b); err != nil {
 		return false, err
 	}
-	p, err := e.Pending()
-	return err == nil && p.Files > 0, err
+	// A batch went: there may be more, and the next round (cheap when the
+	// queue is empty) finds out. Counting the queue here instead scanned
+	// every inode after each batch, a quarter of the daemon's CPU while a
+	// tree was being created.
+	return true, nil
 }
 
 // sendBatch stores a sealed batch with create-if-absent. The same bytes
