@@ -192,6 +192,11 @@ func (e *Engine) noteOK(loop string) {
 	// Only the loops that talk to the store every round can tell that it
 	// answers; the janitor, pinner and evictor may have had nothing to ask.
 	if loop == "upload" || loop == "pull" {
+		if !e.reachable {
+			// The store is back: the uploader may be waiting out a
+			// minute of backoff; let the queue drain now.
+			kick(e.kickUpload)
+		}
 		e.reachable = true
 	}
 }
