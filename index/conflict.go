@@ -319,6 +319,17 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 			parent, []byte(cand), pfid, o.fid).Scan(&n); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
+		if n == 0 {
+			// The link keeps the name's version (below): it must win
+			// there as it will on a device that gets it as a record.
+			free, err := relinkWinsTx(tx, pfid, []byte(cand), o.fid)
+			if err != nil {
+				return err
+			}
+			if !free {
+				n = 1
+			}
+		}
 		if n > 0 && i < 2 {
 			continue
 		}

@@ -554,3 +554,30 @@ func (db *DB) loseTx(tx *sql.Tx, winner uint64, losing []lostChild, st *applySta
 	}
 	return nil
 }
+
+// relinkWinsTx reports whether linking fid at (pfid, name) with the name's
+// version (as relinkTx does) would win among the name's versions: a
+// version that lost to a concurrent one naming a directory may not name a
+// file instead.
+func relinkWinsTx(tx *sql.Tx, pfid string, name []byte, fid string) (bool, error) {
+	var cur entryVer
+	var vvs string
+	err := tx.QueryRow("SELECT vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?", pfid, name).Scan(&vvs, &cur.v.hlc, &cur.v.dev, &cur.child)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("relink %s: %w", fid, err)
+	}
+	cur.v.vv = parseVV(vvs)
+	losers, err := losersTx(tx, pfid, name, cur.v.vv)
+	if err != nil || len(losers) == 0 {
+		return err == nil, err
+	}
+	in := entryVer{cur.v, fid}
+	win, _, changed, err := settleNameTx(tx, cur, true, losers, in)
+	if err != nil {
+		return false, err
+	}
+	return !changed && cur.child == fid || changed && win.same(in), nil
+}
