@@ -126,14 +126,22 @@ func (fsys *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.
 	}
 	h.mu.Lock()
 	absent, size := h.absent, h.size
+	failedAt, failed := h.failedAt, h.failed
 	h.mu.Unlock()
 	if absent {
+		if !failedAt.IsZero() && time.Since(failedAt) < refetchAfter {
+			return nil, failed
+		}
 		ctx, stop := fsys.ctx(cancel)
 		done, err := fsys.cache.Ensure(ctx, h.key, size, int64(in.Offset), int64(len(buf)))
 		stop()
 		if err != nil {
 			fsys.log.Error("read: content not available", "ino", h.ino, "err", err)
-			return nil, fsys.status("read", err)
+			st := fsys.status("read", err)
+			h.mu.Lock()
+			h.failedAt, h.failed = time.Now(), st
+			h.mu.Unlock()
+			return nil, st
 		}
 		if done {
 			if err := fsys.idx.MarkResident(h.ino, h.key.Cver); err != nil {

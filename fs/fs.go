@@ -81,7 +81,16 @@ type handle struct {
 	size     int64      // the size of the version being fetched
 	atimeAt  uint64     // FS.changes when this handle last checked the access time
 	atimeSet bool       // atimeAt is set
+	// failedAt and failed are the last fetch that failed on this handle:
+	// the kernel retries a failed read at once (its read-ahead, then the
+	// read itself), and waiting the fetch timeout again would double it.
+	failedAt time.Time
+	failed   fuse.Status
 }
+
+// refetchAfter is how long a handle answers reads of content it could not
+// fetch with that failure, without asking the store again.
+const refetchAfter = time.Second
 
 // New returns the adapter. Call Close after the server stops.
 func New(idx *index.DB, c *cache.Cache, opts Options) *FS {
