@@ -108,22 +108,6 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		author = device
 	}
 	remote := version{vv: f.VV, hlc: f.HLC, dev: author}
-	if into, err := mergedIntoTx(tx, f.ID); err != nil || into != f.ID {
-		// A directory merged into another: the winner's versions stand
-		// for it.
-		return err
-	}
-	if f.Parent != "" {
-		home, err := mergedIntoTx(tx, f.Parent)
-		if err != nil {
-			return err
-		}
-		if home != f.Parent {
-			g := *f
-			g.Parent = home
-			f = &g
-		}
-	}
 	if err := noteCopyRecordTx(tx, f, remote); err != nil {
 		return err
 	}
@@ -180,13 +164,12 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 	seenAll := seen == After || seen == Equal
 	if f.Deleted {
 		survive := !seenAll || staged
-		keptDir := false
 		if !survive && l.mode&syscall.S_IFMT == syscall.S_IFDIR {
 			var n int
 			if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=?", l.ino).Scan(&n); err != nil {
 				return fmt.Errorf("apply delete %s: %w", f.ID, err)
 			}
-			survive, keptDir = n > 0, n > 0
+			survive = n > 0
 		}
 		if survive && f.Base != nil {
 			// The deletion removed a version concurrent with ours that
@@ -215,18 +198,9 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		if survive {
 			// An edit beats a delete: ours stays, and its vector now
 			// dominates the deletion, so every device keeps it.
-			if _, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino); err != nil {
-				return fmt.Errorf("apply delete %s: %w", f.ID, err)
-			}
+			_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino)
 			st.touched[l.ino] = true
-			if keptDir {
-				// The deleting device (and any that deleted it empty)
-				// learns only of the entries written in it: the directory
-				// is sent again, with a vector past the deletion, so that
-				// it comes back there.
-				return db.queueFile(tx, l.ino)
-			}
-			return nil
+			return err
 		}
 		return db.applyDeleteTx(tx, f, merged, author, l, st)
 	}
@@ -378,7 +352,7 @@ func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, st *appl
 		return err
 	}
 	st.touched[ino] = true
-	return touchNamedUnderTx(tx, f, st)
+	return nil
 }
 
 // The values of the inodes.journaled column.
@@ -489,20 +463,6 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 		// own (see relinkOrphansTx): it has no author.
 		author = device
 	}
-	if len(d.Name) == 0 {
-		return db.applyMergeRecordTx(tx, d, st)
-	}
-	// Entries in (or naming) a directory merged into another are the
-	// winner's.
-	if p, err := mergedIntoTx(tx, d.Parent); err != nil {
-		return err
-	} else if c, err := mergedIntoTx(tx, d.Child); err != nil {
-		return err
-	} else if p != d.Parent || c != d.Child {
-		e := *d
-		e.Parent, e.Child = p, c
-		d = &e
-	}
 	// The child this record names, if it is alive here.
 	var child uint64
 	if d.Child != "" {
@@ -521,28 +481,14 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 			// left without a name, it is linked elsewhere.
 			st.touched[child] = true
 		}
-		if child == 0 {
-			// A child deleted here is recorded as none, as applying its
-			// deletion after the entry does (applyDeleteTx): the entry
-			// version then settles the same whichever came first.
-			if _, dead, err := tombstoneTx(tx, d.Child); err != nil {
-				return err
-			} else if dead {
-				e := *d
-				e.Child = ""
-				d = &e
-			}
-		}
 	}
-	// A directory gone here (or not here yet) still gets the entry's
-	// version: if it comes back (a deletion another device's write beats),
-	// its entries are linked again from these versions.
 	var parent uint64
 	var pstate State
 	err := tx.QueryRow("SELECT ino, state FROM inodes WHERE file_id=?", d.Parent).Scan(&parent, &pstate)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && pstate == StateTombstoned {
-		parent = 0
-	} else if err != nil {
+		return nil // the directory is gone here; nothing to name
+	}
+	if err != nil {
 		return fmt.Errorf("apply entry: %w", err)
 	}
 	var vvs, ldev, lchild string
@@ -554,11 +500,9 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	have := err == nil
 	local := parseVV(vvs)
 	var old uint64
-	if parent != 0 {
-		err = tx.QueryRow("SELECT ino FROM dentries WHERE parent=? AND name=?", parent, d.Name).Scan(&old)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("apply entry: %w", err)
-		}
+	err = tx.QueryRow("SELECT ino FROM dentries WHERE parent=? AND name=?", parent, d.Name).Scan(&old)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("apply entry: %w", err)
 	}
 	// An entry is a last-writer register: the version that is latest in
 	// one total order (hybrid time, author, vector, then child) wins, so
@@ -566,50 +510,18 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	// merged into the register: two devices that merged the same versions
 	// could otherwise hold different winners under one vector. (Dominance
 	// implies a later hybrid time, since a device's clock moves past every
-	// time it has seen.) Between concurrent versions naming a directory
-	// and a non-directory, the directory wins; two concurrent directories
-	// merge into the winner (mergeDirTx).
-	in, cur := entryVer{version{d.VV, d.HLC, author}, d.Child}, entryVer{version{local, hlc, ldev}, lchild}
-	losers, err := losersTx(tx, d.Parent, d.Name, cur.v.vv)
-	if err != nil {
-		return err
-	}
-	win, rest, changed, err := settleNameTx(tx, cur, have, losers, in)
-	if err != nil || !changed {
-		return err
-	}
-	if err := putLosersTx(tx, d.Parent, d.Name, rest); err != nil {
-		return err
-	}
-	// The children of the versions that lose now: each is linked again
-	// under a conflict name, or (two directories) merged into the winner.
-	var losing []lostChild
-	if have && !win.same(cur) && rest.has(cur) && old != 0 {
-		losing = append(losing, lostChild{old, cur.v, d.Parent, d.Name})
-	}
-	if !win.same(in) && rest.has(in) && child != 0 && child != old {
-		losing = append(losing, lostChild{child, in.v, d.Parent, d.Name})
-	}
-	if win.same(cur) {
-		return db.loseTx(tx, old, losing, st)
-	}
-	if !win.same(in) {
-		// A version that lost before wins now (the one that beat it is
-		// superseded by one that does not beat it).
-		d = &DentryRecord{Parent: d.Parent, Name: d.Name, Child: win.child, VV: win.v.vv, HLC: win.v.hlc, Dev: win.v.dev}
-		author, child = win.v.dev, 0
-		if win.child != "" {
-			var state State
-			err := tx.QueryRow("SELECT ino, state FROM inodes WHERE file_id=?", win.child).Scan(&child, &state)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("apply entry: %w", err)
+	// time it has seen.)
+	rv, lv := version{d.VV, d.HLC, author}, version{local, hlc, ldev}
+	if have {
+		concurrent := d.VV.Compare(local) == Concurrent
+		if !entryLater(rv, d.Child, lv, lchild) {
+			if concurrent && child != 0 && child != old {
+				st.lost[child] = rv
 			}
-			if state == StateTombstoned {
-				child = 0
-			}
-			if child != 0 {
-				st.touched[child] = true
-			}
+			return nil
+		}
+		if concurrent && old != 0 && old != child {
+			st.lost[old] = lv
 		}
 	}
 	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)
@@ -619,9 +531,6 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+hex.EncodeToString(d.Name)); err != nil {
 		return fmt.Errorf("apply entry: %w", err)
-	}
-	if parent == 0 {
-		return nil
 	}
 	if old == child {
 		return nil
@@ -648,7 +557,7 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	}
 	st.touched[parent] = true
 	st.changes = append(st.changes, Change{Parent: parent, Name: string(d.Name)})
-	return db.loseTx(tx, child, losing, st)
+	return nil
 }
 
 // fixNlinkTx recomputes an inode's link count from its entries.

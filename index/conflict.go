@@ -13,31 +13,6 @@ import (
 	"unicode/utf8"
 )
 
-// How concurrent versions settle (ApplyBatch and ApplyCheckpoint; every
-// device that has applied the same batches ends with the same tree):
-//
-//   - A file's versions: the dominating one wins; between concurrent ones
-//     the later (hybrid time, then author, then vector) keeps the file ID,
-//     and changed content of the other is kept as a conflict copy.
-//   - An edit beats a deletion it has not seen; a directory another device
-//     wrote into survives its deletion, and is journaled again (with a
-//     vector past the deletion) so that the deleting device brings it back.
-//   - An entry (a name in a directory) keeps every version no other has
-//     superseded: the register's winner in dentry_versions, the others in
-//     dentry_losers. Among them a version naming a directory beats one
-//     naming anything else; otherwise the later wins (entryLater). The
-//     winner thus depends on the set of versions, never on their order.
-//   - The child of an entry that loses is linked again under a conflict
-//     name made from the losing entry's device and time (create vs create,
-//     file vs directory), unless both are directories: then the loser is
-//     merged into the winner (mergeDirTx), recursively, and remembered as
-//     merged so that later versions naming it or entries under it apply to
-//     the winner.
-//   - Entry versions under a directory that is gone here are kept: if it
-//     comes back, its entries are linked from them (touchNamedUnderTx).
-//   - A live file's names follow from the entry versions that name it
-//     (settleLinksTx); one left with none is linked again (relinkTx).
-
 // version is one version of a file or directory entry, as far as choosing a
 // winner goes: its vector, hybrid time and author.
 type version struct {
@@ -229,12 +204,10 @@ type orphan struct {
 // of two files created under one name, a new conflict copy. It goes to its
 // home entry if that name is free, else to a conflict name made from the
 // entry version that lost (create vs create), or else its own version: the
-// same on every device that settles the same conflict. A home directory
-// that is gone means the root. Inodes that entry versions name are linked
-// there first (settleLinksTx). The new entry keeps the entry's existing
-// version (none: an empty vector) and is journaled, so devices that link
-// the same orphan the same way agree, and those that could not see the
-// orphan learn of it.
+// same on every device that settles the same conflict. A home directory that is gone means the root. The new entry
+// keeps the entry's existing version (none: an empty vector) and is
+// journaled, so devices that link the same orphan the same way agree, and
+// those that could not see the orphan learn of it.
 func (db *DB) relinkOrphansTx(tx *sql.Tx, st *applyState) error {
 	inos := make([]uint64, 0, len(st.touched))
 	for ino := range st.touched {
@@ -246,22 +219,17 @@ func (db *DB) relinkOrphansTx(tx *sql.Tx, st *applyState) error {
 	for _, ino := range inos {
 		var o orphan
 		var state State
-		err := tx.QueryRow(`SELECT ino, file_id, mode, home_parent, coalesce(home_name, x''), author, hlc, state
-			FROM inodes WHERE ino=?`, ino).
-			Scan(&o.ino, &o.fid, &o.mode, &o.homeParent, &o.homeName, &o.author, &o.hlc, &state)
+		var named int
+		err := tx.QueryRow(`SELECT ino, file_id, mode, home_parent, coalesce(home_name, x''), author, hlc, state,
+			EXISTS(SELECT 1 FROM dentries WHERE ino=?1) FROM inodes WHERE ino=?1`, ino).
+			Scan(&o.ino, &o.fid, &o.mode, &o.homeParent, &o.homeName, &o.author, &o.hlc, &state, &named)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("find orphans: %w", err)
 		}
-		if state == StateTombstoned {
-			continue
-		}
-		if linked, err := db.settleLinksTx(tx, o, st); err != nil || linked {
-			if err != nil {
-				return err
-			}
+		if state == StateTombstoned || named != 0 {
 			continue
 		}
 		if err := db.relinkTx(tx, o, st); err != nil {
@@ -273,12 +241,10 @@ func (db *DB) relinkOrphansTx(tx *sql.Tx, st *applyState) error {
 
 func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 	dir := o.mode&syscall.S_IFMT == syscall.S_IFDIR
-	parent, pfid := RootIno, RootFileID
-	home, err := mergedIntoTx(tx, o.homeParent)
-	if err != nil {
+	if ok, err := db.linkNamedTx(tx, o, st); ok || err != nil {
 		return err
 	}
-	o.homeParent = home
+	parent, pfid := RootIno, RootFileID
 	if o.homeParent != "" {
 		var p uint64
 		var mode uint32
@@ -319,17 +285,6 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 			parent, []byte(cand), pfid, o.fid).Scan(&n); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
-		if n == 0 {
-			// The link keeps the name's version (below): it must win
-			// there as it will on a device that gets it as a record.
-			free, err := relinkWinsTx(tx, pfid, []byte(cand), o.fid)
-			if err != nil {
-				return err
-			}
-			if !free {
-				n = 1
-			}
-		}
 		if n > 0 && i < 2 {
 			continue
 		}
@@ -339,7 +294,6 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, []byte(cand), o.ino); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
-		st.touched[parent] = true
 		if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, '{}', 0, '', ?)
 			ON CONFLICT(parent_fid, name) DO UPDATE SET child=excluded.child`, pfid, []byte(cand), o.fid); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
@@ -347,6 +301,7 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 		if err := db.queueDentry(tx, parent, pfid, []byte(cand)); err != nil {
 			return err
 		}
+		st.touched[parent] = true
 		st.changes = append(st.changes, Change{Parent: parent, Name: cand}, Change{Ino: o.ino})
 		return nil
 	}
@@ -418,7 +373,7 @@ func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l l
 	}
 	st.touched[ino] = true
 	st.changes = append(st.changes, Change{Ino: l.ino}, Change{Ino: ino})
-	return touchNamedUnderTx(tx, f, st)
+	return nil
 }
 
 // oneDirNameTx keeps a directory at one name when two devices moved it to
@@ -477,6 +432,46 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v vers
 	st.touched[opar] = true
 	st.changes = append(st.changes, Change{Parent: opar, Name: string(oname)})
 	return true, nil
+}
+
+// linkNamedTx links an orphan where entry versions already name it: an
+// entry that arrived before the file did (from another device's journal)
+// names nothing until then. It reports whether it linked the orphan.
+func (db *DB) linkNamedTx(tx *sql.Tx, o orphan, st *applyState) (bool, error) {
+	rows, err := tx.Query(`SELECT p.ino, v.name FROM dentry_versions v JOIN inodes p ON p.file_id=v.parent_fid
+		WHERE v.child=? AND p.state!=? AND (p.mode & 61440)=16384
+		AND NOT EXISTS(SELECT 1 FROM dentries d WHERE d.parent=p.ino AND d.name=v.name)
+		ORDER BY v.parent_fid, v.name`, o.fid, StateTombstoned)
+	if err != nil {
+		return false, fmt.Errorf("relink %s: %w", o.fid, err)
+	}
+	type ent struct {
+		parent uint64
+		name   []byte
+	}
+	var ents []ent
+	for rows.Next() {
+		var e ent
+		if err := rows.Scan(&e.parent, &e.name); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		ents = append(ents, e)
+	}
+	rows.Close()
+	linked := false
+	for _, e := range ents {
+		if o.mode&syscall.S_IFMT == syscall.S_IFDIR && (linked || db.checkNotAncestor(tx, o.ino, e.parent) != nil) {
+			continue
+		}
+		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", e.parent, e.name, o.ino); err != nil {
+			return false, fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		st.touched[e.parent] = true
+		st.changes = append(st.changes, Change{Parent: e.parent, Name: string(e.name)})
+		linked = true
+	}
+	return linked, nil
 }
 
 // entryLater reports whether entry version a (naming achild) beats b

@@ -66,8 +66,6 @@ CREATE TABLE IF NOT EXISTS dentry_versions(
 	child      TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY(parent_fid, name)
 );
-CREATE INDEX IF NOT EXISTS dentry_versions_child ON dentry_versions(child);
-CREATE TABLE IF NOT EXISTS dentry_losers(parent_fid TEXT NOT NULL, name BLOB NOT NULL, vv TEXT NOT NULL, hlc INTEGER NOT NULL, author TEXT NOT NULL DEFAULT '', child TEXT NOT NULL DEFAULT '', PRIMARY KEY(parent_fid, name, vv));
 CREATE TABLE IF NOT EXISTS tombstones(
 	file_id TEXT PRIMARY KEY,
 	vv      TEXT NOT NULL,
