@@ -66,6 +66,7 @@ func VerifyStore(ctx context.Context, repo *Repo, o StoreVerifyOptions) (*StoreV
 		}
 	}
 	type version struct {
+		vv     index.VV
 		hlc    int64
 		refs   []index.ChunkRef
 		device string
@@ -75,9 +76,9 @@ func VerifyStore(ctx context.Context, repo *Repo, o StoreVerifyOptions) (*StoreV
 	onBatch := func(device string, seq uint64, recs []index.Record) {
 		for _, r := range recs {
 			if f := r.File; f != nil && f.Content != nil {
-				history[f.ID] = append(history[f.ID], version{f.HLC, f.Content.Chunks, device, f.ID})
+				history[f.ID] = append(history[f.ID], version{f.VV, f.HLC, f.Content.Chunks, device, f.ID})
 			} else if f != nil {
-				history[f.ID] = append(history[f.ID], version{hlc: f.HLC, id: f.ID})
+				history[f.ID] = append(history[f.ID], version{vv: f.VV, hlc: f.HLC, id: f.ID})
 			}
 		}
 	}
@@ -120,9 +121,10 @@ func VerifyStore(ctx context.Context, repo *Repo, o StoreVerifyOptions) (*StoreV
 	}
 	rep.Files = len(files)
 	for _, vers := range history {
-		sort.SliceStable(vers, func(i, j int) bool { return vers[i].hlc < vers[j].hlc })
 		for i, ver := range vers {
-			if cutoff != 0 && i+1 < len(vers) && vers[i+1].hlc < cutoff {
+			// The collector's own rule (prune.go): what it keeps must be here.
+			at, ok := supersededAt(len(vers), func(j int) index.VV { return vers[j].vv }, func(j int) int64 { return vers[j].hlc }, i)
+			if cutoff != 0 && ok && at < cutoff {
 				continue
 			}
 			for _, r := range ver.refs {
