@@ -90,7 +90,7 @@ func conflictFileID(fid string, vv VV) string {
 
 // tombstoneTx returns the last version of a deleted file, if the file's
 // deletion has been seen here.
-func tombstoneTx(tx *sql.Tx, fid string) (VV, bool, error) {
+func tombstoneTx(tx txn, fid string) (VV, bool, error) {
 	var vs string
 	err := tx.QueryRow("SELECT vv FROM tombstones WHERE file_id=?", fid).Scan(&vs)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -104,7 +104,7 @@ func tombstoneTx(tx *sql.Tx, fid string) (VV, bool, error) {
 
 // putTombstoneTx records (merging with what is there) that file fid was
 // deleted at version vv.
-func putTombstoneTx(tx *sql.Tx, fid string, vv VV, hlc int64, dev string) error {
+func putTombstoneTx(tx txn, fid string, vv VV, hlc int64, dev string) error {
 	old, ok, err := tombstoneTx(tx, fid)
 	if err != nil {
 		return err
@@ -121,7 +121,7 @@ func putTombstoneTx(tx *sql.Tx, fid string, vv VV, hlc int64, dev string) error 
 
 // setTombBaseTx records the live version a deletion removed (the latest,
 // if several devices deleted different ones).
-func setTombBaseTx(tx *sql.Tx, fid string, base version) error {
+func setTombBaseTx(tx txn, fid string, base version) error {
 	if old, ok, err := tombBaseTx(tx, fid); err != nil || ok && !later(base, old) {
 		return err
 	}
@@ -132,7 +132,7 @@ func setTombBaseTx(tx *sql.Tx, fid string, base version) error {
 }
 
 // tombBaseTx returns the live version a deletion of fid removed, if known.
-func tombBaseTx(tx *sql.Tx, fid string) (version, bool, error) {
+func tombBaseTx(tx txn, fid string) (version, bool, error) {
 	var vs, dev string
 	var hlc int64
 	err := tx.QueryRow("SELECT base_vv, base_hlc, base_author FROM tombstones WHERE file_id=?", fid).Scan(&vs, &hlc, &dev)

@@ -384,31 +384,10 @@ func (t connTx) QueryRow(query string, args ...any) *sql.Row {
 	return t.c.QueryRowContext(context.Background(), query, args...)
 }
 
-// errNeedSQLTx is returned by sqlTx inside withWrite: the helper that needs
-// a *sql.Tx (one shared with applying remote batches) cannot run on a
-// connTx, so write runs the operation again in a database/sql transaction.
-var errNeedSQLTx = errors.New("operation needs a database/sql transaction")
-
-// sqlTx returns tx as a *sql.Tx, or errNeedSQLTx.
-func sqlTx(tx txn) (*sql.Tx, error) {
-	if stx, ok := tx.(*sql.Tx); ok {
-		return stx, nil
-	}
-	return nil, errNeedSQLTx
-}
-
-// write runs fn in one write transaction: on the writer connection
-// (withWrite), or, for the rare operation that reaches a helper needing a
-// *sql.Tx (a change to a file whose last name is gone), in a database/sql
-// transaction (withTx). fn must be safe to run twice: the first run is
-// rolled back, and callers hold db.mu throughout, so the second sees the
-// same state.
+// write runs fn in one write transaction on the writer connection
+// (withWrite); a full disk is reported as ErrNoSpace.
 func (db *DB) write(fn func(tx txn) error) error {
-	err := db.withWrite(fn)
-	if errors.Is(err, errNeedSQLTx) {
-		return db.withTx(func(tx *sql.Tx) error { return fn(tx) })
-	}
-	return noSpace(err)
+	return noSpace(db.withWrite(fn))
 }
 
 // withWrite runs fn in one write transaction on the writer connection,

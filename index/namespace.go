@@ -309,9 +309,7 @@ func (db *DB) remove(parent uint64, name string, dir bool) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	// A removal usually leaves a tombstone, whose helpers need a *sql.Tx
-	// (see write): begin with one rather than do the work twice.
-	return db.withTx(func(tx *sql.Tx) error {
+	return db.write(func(tx txn) error {
 		if _, err := db.getAttrTx(tx, parent); err != nil {
 			return err
 		}
@@ -419,8 +417,7 @@ func (db *DB) rename(oldParent uint64, oldName string, newParent uint64, newName
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	// A rename over a last name leaves a tombstone: see remove.
-	return db.withTx(func(tx *sql.Tx) error {
+	return db.write(func(tx txn) error {
 		if err := db.renameTx(tx, oldParent, oldName, newParent, newName, flags); err != nil {
 			return err
 		}

@@ -137,14 +137,10 @@ func (db *DB) bumpFile(tx txn, ino uint64, content bool) error {
 		return err
 	}
 	if state == StateTombstoned {
-		stx, err := sqlTx(tx)
-		if err != nil {
+		if err := putTombstoneTx(tx, fid, v, hlc, db.device); err != nil {
 			return err
 		}
-		if err := putTombstoneTx(stx, fid, v, hlc, db.device); err != nil {
-			return err
-		}
-		if err := setTombBaseTx(stx, fid, version{parseVV(bases), oldHLC, author}); err != nil {
+		if err := setTombBaseTx(tx, fid, version{parseVV(bases), oldHLC, author}); err != nil {
 			return err
 		}
 	}
