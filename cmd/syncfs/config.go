@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -68,15 +67,7 @@ func runConfigSet(ctx context.Context, w io.Writer, a storeAccess, key, value, m
 	case a.store.URL == "":
 		return usageError{errors.New("config set: give a mount point or --store")}
 	}
-	s, _, err := openStore(ctx, a.store, false)
-	if err != nil {
-		return err
-	}
-	pass, err := a.passphrase.get(false)
-	if err != nil {
-		return err
-	}
-	repo, err := resolver.Open(ctx, withRetry(s, slog.New(slog.DiscardHandler)), pass)
+	repo, err := a.openRepo(ctx)
 	if err != nil {
 		return err
 	}

@@ -81,30 +81,15 @@ func finalLine(res any, err error) opLine {
 	return l
 }
 
-// maintenanceTarget is where a maintenance command works: a mount given as
-// its first argument, or --store.
-type maintenanceTarget struct {
-	store      storeOptions
-	passphrase passphraseOptions
-}
-
-// run runs the operation in the daemon of the mount at path, or on the
+// run runs a maintenance operation in the daemon of the mount at path, or on the
 // store itself when --store is given; it returns the last line.
-func (t maintenanceTarget) run(ctx context.Context, path, op string, opts any, emit func(opLine)) (opLine, error) {
+func (t storeAccess) run(ctx context.Context, path, op string, opts any, emit func(opLine)) (opLine, error) {
 	raw, err := json.Marshal(opts)
 	if err != nil {
 		return opLine{}, err
 	}
 	if t.store.URL != "" {
-		s, _, err := openStore(ctx, t.store, false)
-		if err != nil {
-			return opLine{}, err
-		}
-		pass, err := t.passphrase.get(false)
-		if err != nil {
-			return opLine{}, err
-		}
-		repo, err := resolver.Open(ctx, s, pass)
+		repo, err := t.openRepo(ctx)
 		if err != nil {
 			return opLine{}, err
 		}

@@ -23,7 +23,7 @@ func newDeviceCommand() *cobra.Command {
 		Use:   "device",
 		Short: "List the devices of a store, or retire one that is gone for good",
 	}
-	var lt maintenanceTarget
+	var lt storeAccess
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list [MOUNTPOINT] [--store STORE]",
@@ -37,10 +37,9 @@ func newDeviceCommand() *cobra.Command {
 			return runDevice(c.Context(), os.Stdout, lt, path, deviceRequest{}, asJSON)
 		},
 	}
-	lt.store.addFlags(list.Flags())
-	lt.passphrase.addFlags(list.Flags())
+	lt.addFlags(list.Flags())
 	list.Flags().BoolVar(&asJSON, "json", false, "print the devices as JSON")
-	var ft maintenanceTarget
+	var ft storeAccess
 	forget := &cobra.Command{
 		Use:   "forget DEVICE [MOUNTPOINT] [--store STORE]",
 		Short: "Retire a device for good: prune stops waiting for it (its changes stay)",
@@ -53,8 +52,7 @@ func newDeviceCommand() *cobra.Command {
 			return runDevice(c.Context(), os.Stdout, ft, path, deviceRequest{Forget: args[0]}, false)
 		},
 	}
-	ft.store.addFlags(forget.Flags())
-	ft.passphrase.addFlags(forget.Flags())
+	ft.addFlags(forget.Flags())
 	c.AddCommand(list, forget)
 	return c
 }
@@ -72,7 +70,7 @@ func runDeviceOp(ctx context.Context, repo *resolver.Repo, raw json.RawMessage, 
 	return resolver.Devices(ctx, repo)
 }
 
-func runDevice(ctx context.Context, w io.Writer, t maintenanceTarget, path string, req deviceRequest, asJSON bool) error {
+func runDevice(ctx context.Context, w io.Writer, t storeAccess, path string, req deviceRequest, asJSON bool) error {
 	last, err := t.run(ctx, path, "device", req, func(opLine) {})
 	if errors.Is(err, resolver.ErrUnknownDevice) {
 		return usageError{err}

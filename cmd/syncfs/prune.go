@@ -26,7 +26,7 @@ type pruneRequest struct {
 }
 
 func newPruneCommand() *cobra.Command {
-	var t maintenanceTarget
+	var t storeAccess
 	var req pruneRequest
 	var within string
 	var asJSON bool
@@ -61,8 +61,7 @@ func newPruneCommand() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	t.store.addFlags(f)
-	t.passphrase.addFlags(f)
+	t.addFlags(f)
 	f.IntVar(&req.KeepLast, "keep-last", 0, "keep the N newest snapshots")
 	f.IntVar(&req.KeepDaily, "keep-daily", 0, "keep the newest snapshot of each of the last D days that have one")
 	f.IntVar(&req.KeepWeekly, "keep-weekly", 0, "keep the newest snapshot of each of the last W weeks that have one")
@@ -107,7 +106,7 @@ func runPruneOp(ctx context.Context, repo *resolver.Repo, raw json.RawMessage, e
 	})
 }
 
-func runPrune(ctx context.Context, w io.Writer, t maintenanceTarget, path string, req pruneRequest, asJSON bool) error {
+func runPrune(ctx context.Context, w io.Writer, t storeAccess, path string, req pruneRequest, asJSON bool) error {
 	last, err := t.run(ctx, path, "prune", req, func(l opLine) {
 		if l.Msg != "" && !asJSON {
 			fmt.Fprintln(os.Stderr, l.Msg)

@@ -295,15 +295,7 @@ func runSnapshotRemote(ctx context.Context, path string, req snapshotRequest, em
 // runSnapshotLocal runs req on the store itself. Creating a snapshot
 // rebuilds the store's tree from every journal first.
 func runSnapshotLocal(ctx context.Context, o snapshotOptions, req snapshotRequest, emit func(snapshotLine)) error {
-	s, _, err := openStore(ctx, o.store, false)
-	if err != nil {
-		return err
-	}
-	pass, err := o.passphrase.get(false)
-	if err != nil {
-		return err
-	}
-	repo, err := resolver.Open(ctx, s, pass)
+	repo, err := storeAccess{o.store, o.passphrase}.openRepo(ctx)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/syncfs/syncfs/blobstore/gcs"
 	"github.com/syncfs/syncfs/blobstore/local"
 	"github.com/syncfs/syncfs/blobstore/s3"
+	"github.com/syncfs/syncfs/resolver"
 )
 
 var errStoreLocation = errors.New("bad store")
@@ -82,4 +83,31 @@ func defaultCacheDir(loc blobstore.Location) (string, error) {
 	}
 	h := sha256.Sum256([]byte(loc.String()))
 	return filepath.Join(base, "syncfs", hex.EncodeToString(h[:8])), nil
+}
+
+// storeAccess says how a command reaches a store without a mount: where
+// it is and how to unlock it (--store and the passphrase flags).
+type storeAccess struct {
+	store      storeOptions
+	passphrase passphraseOptions
+}
+
+// addFlags adds --store, its options and the passphrase flags to f.
+func (a *storeAccess) addFlags(f *pflag.FlagSet) {
+	a.store.addFlags(f)
+	a.passphrase.addFlags(f)
+}
+
+// openRepo opens and unlocks the store given with --store, with the retry
+// wrapper every store command uses.
+func (a storeAccess) openRepo(ctx context.Context) (*resolver.Repo, error) {
+	s, _, err := openStore(ctx, a.store, false)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := a.passphrase.get(false)
+	if err != nil {
+		return nil, err
+	}
+	return resolver.Open(ctx, withRetry(s, slog.New(slog.DiscardHandler)), pass)
 }

@@ -19,7 +19,7 @@ type verifyRequest struct {
 }
 
 func newVerifyCommand() *cobra.Command {
-	var t maintenanceTarget
+	var t storeAccess
 	var req verifyRequest
 	var asJSON bool
 	c := &cobra.Command{
@@ -38,8 +38,7 @@ func newVerifyCommand() *cobra.Command {
 			return runVerify(c.Context(), os.Stdout, t, path, req, asJSON)
 		},
 	}
-	t.store.addFlags(c.Flags())
-	t.passphrase.addFlags(c.Flags())
+	t.addFlags(c.Flags())
 	c.Flags().BoolVar(&req.ReadData, "read-data", false, "download and authenticate every chunk in use")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
@@ -62,7 +61,7 @@ func runVerifyOp(ctx context.Context, repo *resolver.Repo, raw json.RawMessage, 
 	})
 }
 
-func runVerify(ctx context.Context, w io.Writer, t maintenanceTarget, path string, req verifyRequest, asJSON bool) error {
+func runVerify(ctx context.Context, w io.Writer, t storeAccess, path string, req verifyRequest, asJSON bool) error {
 	var bar *progressbar.ProgressBar
 	tty := term.IsTerminal(int(os.Stderr.Fd()))
 	last, err := t.run(ctx, path, "verify", req, func(l opLine) {

@@ -18,13 +18,6 @@ import (
 	"github.com/syncfs/syncfs/resolver"
 )
 
-// storeAccess says how a command reaches a store without a mount: where
-// it is and how to unlock it.
-type storeAccess struct {
-	store      storeOptions
-	passphrase passphraseOptions
-}
-
 type versionsOptions struct {
 	access  storeAccess
 	deleted bool
@@ -251,20 +244,11 @@ func storeTarget(idx *index.DB, req versionRequest, p string) (versionRequest, e
 // view and runs f on it. A restore through it writes as the view's own
 // device (see resolver.OpenView).
 func withStoreView(ctx context.Context, a storeAccess, f func(versionsCore) error) error {
-	s, _, err := openStore(ctx, a.store, false)
+	repo, err := a.openRepo(ctx)
 	if err != nil {
 		return err
 	}
-	pass, err := a.passphrase.get(false)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.DiscardHandler)
-	repo, err := resolver.Open(ctx, withRetry(s, log), pass)
-	if err != nil {
-		return err
-	}
-	v, err := resolver.OpenView(ctx, repo, resolver.ViewOptions{Engine: resolver.Options{Logger: log}})
+	v, err := resolver.OpenView(ctx, repo, resolver.ViewOptions{Engine: resolver.Options{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		return err
 	}
