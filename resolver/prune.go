@@ -73,25 +73,47 @@ func Prune(ctx context.Context, repo *Repo, o PruneOptions) (*PruneReport, error
 			o.Progress(fmt.Sprintf(format, args...))
 		}
 	}
-	rep, err := prunePass(ctx, repo, o, say)
+	sc := &pruneScan{}
+	defer sc.close()
+	rep, err := prunePass(ctx, repo, o, say, sc)
 	if err != nil || o.DryRun {
 		return rep, err
 	}
-	err = checkpointAndTrim(ctx, repo, o, rep, say)
+	err = checkpointAndTrim(ctx, repo, o, rep, say, sc)
 	return rep, err
 }
 
+// pruneScan keeps the tree the newest reference scan of a run rebuilt, so
+// that the checkpoint at the end is written from it rather than from a
+// third replay of the store.
+type pruneScan struct{ view *View }
+
+func (sc *pruneScan) keep(v *View) {
+	sc.close()
+	sc.view = v
+}
+
+func (sc *pruneScan) close() {
+	if sc.view != nil {
+		sc.view.Close()
+		sc.view = nil
+	}
+}
+
 // checkpointAndTrim writes a checkpoint and deletes the batches it covers.
-func checkpointAndTrim(ctx context.Context, repo *Repo, o PruneOptions, rep *PruneReport, say func(string, ...any)) error {
+func checkpointAndTrim(ctx context.Context, repo *Repo, o PruneOptions, rep *PruneReport, say func(string, ...any), sc *pruneScan) error {
 	cutoff, err := newestCutoff(ctx, repo)
 	if err != nil {
 		return err
 	}
-	v, err := OpenView(ctx, repo, ViewOptions{})
-	if err != nil {
-		return err
+	if sc.view == nil { // nothing scanned this run (an epoch still waits)
+		v, err := OpenView(ctx, repo, ViewOptions{})
+		if err != nil {
+			return err
+		}
+		sc.keep(v)
 	}
-	defer v.Close()
+	v := sc.view
 	keep := func(vers []index.Version, i int) bool { return keepVersion(vers, i, cutoff) }
 	rec, err := writeCheckpoint(ctx, repo, v.Index, o.Now(), keep)
 	if err != nil {
@@ -107,7 +129,7 @@ func checkpointAndTrim(ctx context.Context, repo *Repo, o PruneOptions, rep *Pru
 	return nil
 }
 
-func prunePass(ctx context.Context, repo *Repo, o PruneOptions, say func(string, ...any)) (*PruneReport, error) {
+func prunePass(ctx context.Context, repo *Repo, o PruneOptions, say func(string, ...any), sc *pruneScan) (*PruneReport, error) {
 	rep := &PruneReport{}
 	if err := pruneSnapshots(ctx, repo, o, rep); err != nil {
 		return rep, err
@@ -125,7 +147,7 @@ func prunePass(ctx context.Context, repo *Repo, o PruneOptions, say func(string,
 		if g.swept() {
 			continue
 		}
-		if done, err := sweepIfAcknowledged(ctx, repo, g, o, rep, say); err != nil {
+		if done, err := sweepIfAcknowledged(ctx, repo, g, o, rep, say, sc); err != nil {
 			return rep, err
 		} else if !done {
 			pending = n
@@ -144,7 +166,7 @@ func prunePass(ctx context.Context, repo *Repo, o PruneOptions, say func(string,
 		g.Cutoff = o.Now().Add(-o.KeepWithin).UnixNano()
 	}
 	say("scanning the store for unreferenced objects")
-	refs, err := collectRefs(ctx, repo, g.Cutoff)
+	refs, err := collectRefs(ctx, repo, g.Cutoff, sc)
 	if err != nil {
 		return rep, err
 	}
@@ -176,7 +198,7 @@ func prunePass(ctx context.Context, repo *Repo, o PruneOptions, say func(string,
 	deadline := time.Now().Add(o.Wait)
 	for {
 		rep.Waiting = nil
-		done, err := sweepIfAcknowledged(ctx, repo, g, o, rep, say)
+		done, err := sweepIfAcknowledged(ctx, repo, g, o, rep, say, sc)
 		if err != nil || done {
 			return rep, err
 		}
@@ -195,7 +217,7 @@ func prunePass(ctx context.Context, repo *Repo, o PruneOptions, say func(string,
 // sweepIfAcknowledged deletes the epoch's candidates that are still
 // unreferenced, if every live device has seen the epoch; otherwise it
 // names the devices in rep.Waiting and returns false.
-func sweepIfAcknowledged(ctx context.Context, repo *Repo, g *gcRecord, o PruneOptions, rep *PruneReport, say func(string, ...any)) (bool, error) {
+func sweepIfAcknowledged(ctx context.Context, repo *Repo, g *gcRecord, o PruneOptions, rep *PruneReport, say func(string, ...any), sc *pruneScan) (bool, error) {
 	waiting, err := devicesBehind(ctx, repo, g.Epoch)
 	if err != nil {
 		return false, err
@@ -205,7 +227,7 @@ func sweepIfAcknowledged(ctx context.Context, repo *Repo, g *gcRecord, o PruneOp
 		return false, nil
 	}
 	say("sweeping epoch %d", g.Epoch)
-	refs, err := collectRefs(ctx, repo, g.Cutoff)
+	refs, err := collectRefs(ctx, repo, g.Cutoff, sc)
 	if err != nil {
 		return false, err
 	}
@@ -295,8 +317,8 @@ type fileVersion struct {
 // included), by file versions superseded at or after cutoff (0: all; see
 // supersededAt: a loser no version has seen yet counts as not
 // superseded), and by every snapshot. Any object it cannot read makes it fail: a partial
-// scan must never lead to a deletion.
-func collectRefs(ctx context.Context, repo *Repo, cutoff int64) (map[string]struct{}, error) {
+// scan must never lead to a deletion. The rebuilt tree goes to sc.
+func collectRefs(ctx context.Context, repo *Repo, cutoff int64, sc *pruneScan) (map[string]struct{}, error) {
 	history := map[string][]fileVersion{}
 	onBatch := func(device string, seq uint64, recs []index.Record) {
 		for _, r := range recs {
@@ -317,7 +339,7 @@ func collectRefs(ctx context.Context, repo *Repo, cutoff int64) (map[string]stru
 	if err != nil {
 		return nil, err
 	}
-	defer v.Close()
+	sc.keep(v)
 	refs := map[string]struct{}{}
 	uses, err := v.Index.ChunkUses(ctx)
 	if err != nil {
