@@ -514,7 +514,25 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	rv, lv := version{d.VV, d.HLC, author}, version{local, hlc, ldev}
 	if have {
 		concurrent := d.VV.Compare(local) == Concurrent
-		if !entryLater(rv, d.Child, lv, lchild) {
+		wins := entryLater(rv, d.Child, lv, lchild)
+		if !later(rv, lv) && !later(lv, rv) && d.Child != "" && lchild != "" && d.Child != lchild {
+			// One version linked again with different children (relinks
+			// keep the entry's version): a child deleted here gives way to
+			// one that is not, as it would had its deletion been applied
+			// first (applyDeleteTx clears the entries naming it).
+			rdead, err := deadFileTx(tx, d.Child)
+			if err != nil {
+				return err
+			}
+			ldead, err := deadFileTx(tx, lchild)
+			if err != nil {
+				return err
+			}
+			if rdead != ldead {
+				wins = ldead
+			}
+		}
+		if !wins {
 			if concurrent && child != 0 && child != old {
 				st.lost[child] = rv
 			}
@@ -558,6 +576,20 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	st.touched[parent] = true
 	st.changes = append(st.changes, Change{Parent: parent, Name: string(d.Name)})
 	return nil
+}
+
+// deadFileTx reports whether fid names a file deleted here: a tombstone
+// and no live inode.
+func deadFileTx(tx *sql.Tx, fid string) (bool, error) {
+	if fid == "" {
+		return false, nil
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM tombstones WHERE file_id=?1)
+		AND NOT EXISTS(SELECT 1 FROM inodes WHERE file_id=?1 AND state!=?2)`, fid, StateTombstoned).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up file %s: %w", fid, err)
+	}
+	return n != 0, nil
 }
 
 // fixNlinkTx recomputes an inode's link count from its entries.

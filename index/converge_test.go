@@ -69,9 +69,7 @@ func TestRandomConvergence(t *testing.T) {
 // are the open work of this test. Runs are deterministic (seeded clock and
 // file IDs), so the list is stable until the behaviour changes.
 var knownDivergent = map[int64]string{
-	68:  "a file linked again at its home name with the entry's version, after a later removal there elsewhere",
 	155: "conflict copies of conflict copies named from versions that differ by device",
-	199: "relinked entries",
 	247: "a directory deleted on one device while another wrote in it is linked again in different places",
 }
 
