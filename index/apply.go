@@ -146,7 +146,7 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 			if err != nil {
 				return fmt.Errorf("apply delete %s: %w", f.ID, err)
 			}
-			return putTombstoneTx(tx, f.ID, merged, max(f.HLC, l.ver.hlc), author)
+			return putDeletionTx(tx, f, merged, max(f.HLC, l.ver.hlc), author)
 		}
 		// Deleted here, edited there: the edit survives under a fresh inode
 		// (an open handle keeps the dead one until it is released),
@@ -333,7 +333,7 @@ func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, st *appl
 		return err
 	}
 	if f.Deleted {
-		return putTombstoneTx(tx, f.ID, f.VV, f.HLC, remote.dev)
+		return putDeletionTx(tx, f, f.VV, f.HLC, remote.dev)
 	}
 	if dead {
 		if o := f.VV.Compare(tomb); o == Before || o == Equal {
@@ -435,7 +435,7 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", fmt.Sprintf("f:%d", l.ino)); err != nil {
 		return fmt.Errorf("apply delete %s: %w", f.ID, err)
 	}
-	if err := putTombstoneTx(tx, f.ID, merged, max(f.HLC, l.ver.hlc), author); err != nil {
+	if err := putDeletionTx(tx, f, merged, max(f.HLC, l.ver.hlc), author); err != nil {
 		return err
 	}
 	if err := setTombBaseTx(tx, f.ID, version{l.base, l.ver.hlc, l.ver.dev}); err != nil {
@@ -443,6 +443,21 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 	}
 	return db.purgeTx(tx, l.ino)
 }
+
+// putDeletionTx records a remote deletion f in the file's tombstone: its
+// vector (merged, as putTombstoneTx does) and the live version it removed
+// (f.Base), so that the version an edit arriving later is settled against
+// is the latest one removed, whichever device's deletion came first.
+func putDeletionTx(tx *sql.Tx, f *FileRecord, vv VV, hlc int64, author string) error {
+	if err := putTombstoneTx(tx, f.ID, vv, hlc, author); err != nil {
+		return err
+	}
+	if f.Base == nil {
+		return nil
+	}
+	return setTombBaseTx(tx, f.ID, version{f.Base.VV, f.Base.HLC, f.Base.Dev})
+}
+
 func setXattrsTx(tx *sql.Tx, ino uint64, xs map[string][]byte) error {
 	for k, v := range xs {
 		if v == nil {

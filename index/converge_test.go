@@ -69,7 +69,6 @@ func TestRandomConvergence(t *testing.T) {
 // are the open work of this test. Runs are deterministic (seeded clock and
 // file IDs), so the list is stable until the behaviour changes.
 var knownDivergent = map[int64]string{
-	155: "conflict copies of conflict copies named from versions that differ by device",
 	247: "a directory deleted on one device while another wrote in it is linked again in different places",
 }
 

@@ -79,3 +79,47 @@ func relinkOverDeletedChild(t *testing.T, seed int64, aFirst bool) {
 		t.Fatalf("a's version is lost:\n%s", dumpTree(tr))
 	}
 }
+
+// TestDeletionBaseAnyOrder: a overwrites a file and deletes it, while b
+// changes it concurrently with an earlier time; a's deletion removed a's
+// version, which beats b's, so b's version is kept as a conflict copy (at
+// the file's name, now free) and the file stays deleted. A third device that held only the first version
+// must end the same whether a's deletion or b's change reaches it first:
+// the tombstone remembers the version the deletion removed as its record
+// says, not only the (older) version this device held.
+func TestDeletionBaseAnyOrder(t *testing.T) {
+	for _, o := range pullOrders {
+		t.Run(o.name, func(t *testing.T) {
+			clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			devs := newSim(t, clock, "aaaa", "bbbb", "cccc")
+			a, b, c := devs[0], devs[1], devs[2]
+			a.mustWrite("/f", "base")
+			settle(t, devs)
+			fb, _ := b.lookupPath("/f")
+			mode := uint32(0o600)
+			if _, err := b.db.SetAttr(fb.Ino, SetAttrIn{Mode: &mode}); err != nil {
+				t.Fatal(err)
+			}
+			clock.advance(time.Second)
+			a.mustWrite("/f", "from a")
+			if err := a.db.Unlink(RootIno, "f"); err != nil {
+				t.Fatal(err)
+			}
+			a.upload()
+			b.upload()
+			if o.aFirst {
+				c.pull(a, -1)
+				c.pull(b, -1)
+			} else {
+				c.pull(b, -1)
+				c.pull(a, -1)
+			}
+			settle(t, devs)
+			tr := checkConverged(t, devs)
+			// The copy takes the file's name, which is free.
+			if e := tr["/f"]; e.FID == fb.FileID || e.Hash != hashOf([]byte("base")) || len(tr) != 1 {
+				t.Fatalf("want the file deleted and b's version kept as a copy:\n%s", dumpTree(tr))
+			}
+		})
+	}
+}
