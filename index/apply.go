@@ -196,6 +196,11 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 			}
 		}
 		if survive {
+			if seenAll && l.mode&syscall.S_IFMT == syscall.S_IFDIR {
+				if err := db.unseenDirVersionTx(tx, f, l, st); err != nil {
+					return err
+				}
+			}
 			// An edit beats a delete: ours stays, and its vector now
 			// dominates the deletion, so every device keeps it.
 			_, err := tx.Exec("UPDATE inodes SET vv=? WHERE ino=?", merged.encode(), l.ino)
@@ -283,6 +288,56 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 		return err
 	}
 	return db.replaceFileTx(tx, f, cb, remote, merged, l, st)
+}
+
+// unseenDirVersionTx settles a directory that survives deletion f although
+// f has seen the version held here (it has entries the deletion has not
+// seen): the directory takes the latest of its versions the deletion (and
+// any deletion before it) has not seen, if there is one, which is what a
+// device that applied the deletion first brings back. A version held here
+// that lost to one the deletion then removed would otherwise stay lost.
+func (db *DB) unseenDirVersionTx(tx *sql.Tx, f *FileRecord, l localFile, st *applyState) error {
+	dead := f.VV
+	if tomb, ok, err := tombstoneTx(tx, f.ID); err != nil {
+		return err
+	} else if ok {
+		dead = dead.Merge(tomb)
+	}
+	rows, err := tx.Query("SELECT vv, hlc, author, mode, mtime FROM history WHERE file_id=? AND deleted=0", f.ID)
+	if err != nil {
+		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+	}
+	var best version
+	var mode uint32
+	var mtime int64
+	found := false
+	for rows.Next() {
+		var v version
+		var vvs string
+		var m uint32
+		var mt int64
+		if err := rows.Scan(&vvs, &v.hlc, &v.dev, &m, &mt); err != nil {
+			rows.Close()
+			return fmt.Errorf("apply delete %s: %w", f.ID, err)
+		}
+		v.vv = parseVV(vvs)
+		if o := v.vv.Compare(dead); o == Before || o == Equal || m&syscall.S_IFMT != syscall.S_IFDIR {
+			continue
+		}
+		if !found || later(v, best) {
+			best, mode, mtime, found = v, m, mt, true
+		}
+	}
+	rows.Close()
+	if !found || best.vv.Compare(l.base) == Equal {
+		return nil
+	}
+	if _, err := tx.Exec("UPDATE inodes SET mode=?, mtime=?, base_vv=?, hlc=?, author=? WHERE ino=?",
+		mode, mtime, best.vv.encode(), best.hlc, best.dev, l.ino); err != nil {
+		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+	}
+	st.changes = append(st.changes, Change{Ino: l.ino})
+	return nil
 }
 
 // replaceFileTx puts a winning remote version in place of the local one.

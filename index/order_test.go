@@ -123,3 +123,50 @@ func TestDeletionBaseAnyOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectoryKeptAgainstDeletionTakesUnseenVersion: c writes into a
+// directory (a version of it), b changes it later and then deletes it.
+// The directory survives, since the deletion has not seen c's entry, with
+// c's version, the only one the deletion has not seen: also on c, where
+// b's later version had already replaced c's before the deletion came.
+func TestDirectoryKeptAgainstDeletionTakesUnseenVersion(t *testing.T) {
+	for _, o := range []struct {
+		name   string
+		bFirst bool // a applies b's journal before c's
+	}{{"b's journal first", true}, {"c's journal first", false}} {
+		t.Run(o.name, func(t *testing.T) {
+			clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			devs := newSim(t, clock, "aaaa", "bbbb", "cccc")
+			a, b, c := devs[0], devs[1], devs[2]
+			mustCreate(t, a.db, RootIno, "d", syscall.S_IFDIR|0o755)
+			settle(t, devs)
+			c.mustWrite("/d/f", "from c")
+			c.upload()
+			clock.advance(time.Second)
+			db, _ := b.lookupPath("/d")
+			mode := uint32(0o700)
+			if _, err := b.db.SetAttr(db.Ino, SetAttrIn{Mode: &mode}); err != nil {
+				t.Fatal(err)
+			}
+			b.upload()
+			c.pull(b, 1)
+			if err := b.db.Rmdir(RootIno, "d"); err != nil {
+				t.Fatal(err)
+			}
+			b.upload()
+			c.pull(b, -1)
+			if o.bFirst {
+				a.pull(b, -1)
+				a.pull(c, -1)
+			} else {
+				a.pull(c, -1)
+				a.pull(b, -1)
+			}
+			settle(t, devs)
+			tr := checkConverged(t, devs)
+			if e := tr["/d"]; e.Mode != syscall.S_IFDIR|0o755 || tr["/d/f"].Hash != hashOf([]byte("from c")) {
+				t.Fatalf("want d kept with c's version and its entry:\n%s", dumpTree(tr))
+			}
+		})
+	}
+}
