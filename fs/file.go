@@ -101,6 +101,13 @@ func (fsys *FS) openIndexed(a index.Attr, flags uint32, out *fuse.OpenOut) fuse.
 		absent = false
 	}
 	h := &handle{ino: ino, key: key, f: f, write: write, absent: absent, size: a.Size, noatime: flags&syscall.O_NOATIME != 0}
+	whole := !absent && cacheFileSize(f) == a.Size
+	h.mode, err = fsys.chooseIO(ino, a.Cver, f, write, whole, !trunc && fsys.readsNeedNoAtime(a, flags), out)
+	if err != nil {
+		f.Close()
+		fsys.idx.Release(ino, write)
+		return fsys.status("open", err)
+	}
 	fsys.mu.Lock()
 	fsys.nextFh++
 	fh := fsys.nextFh
@@ -208,6 +215,7 @@ func (fsys *FS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 		return fuse.OK
 	}
 	if h.write {
+		fsys.syncWrites(h.ino)
 		return fsys.status("flush", fsys.idx.Flush(h.ino))
 	}
 	return fuse.OK
@@ -224,6 +232,7 @@ func (fsys *FS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 	if err := unix.Fdatasync(int(h.f.Fd())); err != nil {
 		return fsys.status("fsync", cache.MapError(err))
 	}
+	fsys.syncWrites(h.ino)
 	return fsys.status("fsync", fsys.idx.Fsync(h.ino))
 }
 
@@ -237,6 +246,7 @@ func (fsys *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 	if h == nil {
 		return
 	}
+	fsys.releaseIO(h)
 	h.f.Close()
 	if err := fsys.idx.Release(h.ino, h.write); err != nil {
 		fsys.log.Error("release", "ino", h.ino, "err", err)
@@ -256,6 +266,7 @@ func (fsys *FS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Sta
 	if err := unix.Fallocate(int(h.f.Fd()), in.Mode, int64(in.Offset), int64(in.Length)); err != nil {
 		return fsys.status("fallocate", cache.MapError(err))
 	}
+	defer fsys.resyncWrites(h.ino)
 	if in.Mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
 		fsys.idx.NoteWrite(h.ino, int64(in.Offset+in.Length), now())
 	} else {

@@ -36,6 +36,9 @@ type Options struct {
 	// Metrics receives the FUSE request counts and latencies; nil
 	// records nothing.
 	Metrics *metrics.Metrics
+	// NoPassthrough keeps every read going through the daemon, even where
+	// the kernel could read the cache file itself (iomode.go).
+	NoPassthrough bool
 }
 
 // FS implements fuse.RawFileSystem over an index and a cache.
@@ -51,10 +54,14 @@ type FS struct {
 
 	ops [opCount]*metrics.Op // request counters by op; nil ones record nothing
 
-	// mu protects the handle table.
+	// mu protects the handle table and the I/O modes.
 	mu      sync.Mutex
 	handles map[uint64]*handle
 	nextFh  uint64
+	io      map[uint64]*inodeIO // by inode, while the kernel knows it
+
+	passthrough passthroughState
+	ptWriters   atomic.Int64 // open passthrough handles that may write, over all inodes
 
 	// changes counts writes and attribute changes, so that a handle can
 	// tell whether its last access time check may be out of date (see
@@ -74,7 +81,8 @@ type handle struct {
 	f     *os.File
 	write bool
 
-	noatime bool // opened O_NOATIME: reads leave the access time alone
+	noatime bool   // opened O_NOATIME: reads leave the access time alone
+	mode    ioMode // how reads and writes reach the cache file (iomode.go)
 
 	mu       sync.Mutex // guards the following
 	absent   bool       // content may be incomplete: reads go through cache.Ensure
@@ -107,6 +115,7 @@ func New(idx *index.DB, c *cache.Cache, opts Options) *FS {
 		opts:          opts,
 		log:           opts.Logger,
 		handles:       map[uint64]*handle{},
+		io:            map[uint64]*inodeIO{},
 		ops:           newOps(opts.Metrics),
 		stop:          make(chan struct{}),
 	}
@@ -182,6 +191,13 @@ func (fsys *FS) ctx(cancel <-chan struct{}) (context.Context, context.CancelFunc
 }
 
 func (fsys *FS) fillAttr(a index.Attr, out *fuse.Attr) {
+	if fsys.ptWriters.Load() > 0 && a.IsRegular() && fsys.passthroughWriting(a.Ino) {
+		// The kernel wrote the cache file itself: report what it holds.
+		fsys.syncWrites(a.Ino)
+		if b, err := fsys.idx.GetAttr(a.Ino); err == nil {
+			a = b
+		}
+	}
 	out.Ino = a.Ino
 	out.Size = uint64(a.Size)
 	out.Blocks = fsys.blocks(a)

@@ -17,6 +17,14 @@ import (
 // Staged) and unmounts on cleanup, even when the test fails.
 func mountTest(t *testing.T) (string, *index.DB) {
 	t.Helper()
+	mnt, idx, _ := mountWith(t, nil)
+	return mnt, idx
+}
+
+// mountWith is mountTest with the adapter's options changed by edit (if
+// not nil), returning the adapter too.
+func mountWith(t *testing.T, edit func(*Options)) (string, *index.DB, *FS) {
+	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Fatalf("no /dev/fuse: %v", err)
 	}
@@ -30,7 +38,11 @@ func mountTest(t *testing.T) (string, *index.DB) {
 		t.Fatal(err)
 	}
 	// The timeouts syncfs mount uses, so that the suite sees its caching.
-	fsys := New(idx, c, Options{EntryTimeout: time.Second, AttrTimeout: time.Second, NegativeTimeout: time.Second, CacheDir: dir})
+	opts := Options{EntryTimeout: time.Second, AttrTimeout: time.Second, NegativeTimeout: time.Second, CacheDir: dir}
+	if edit != nil {
+		edit(&opts)
+	}
+	fsys := New(idx, c, opts)
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
@@ -64,7 +76,7 @@ func mountTest(t *testing.T) (string, *index.DB) {
 		fsys.Close()
 		idx.Close()
 	})
-	return mnt, idx
+	return mnt, idx, fsys
 }
 
 func TestMountConformance(t *testing.T) {

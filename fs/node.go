@@ -28,9 +28,12 @@ func (fsys *FS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 	return fuse.OK
 }
 
-// Forget needs no work: inode numbers are index rows, never reused.
+// Forget drops what fs knows of the kernel's view of the inode; the index
+// needs nothing: inode numbers are index rows, never reused. The kernel
+// sends it only when it evicts the inode, with all its lookups.
 func (fsys *FS) Forget(nodeid, nlookup uint64) {
 	fsys.track(opForget, time.Now())
+	fsys.forgetIO(nodeid)
 }
 
 // GetAttr returns an inode's attributes.
@@ -51,6 +54,8 @@ func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	defer fsys.track(opSetAttr, time.Now())
 	s := setAttrIn(in)
 	fsys.changes.Add(1)
+	fsys.syncWrites(in.NodeId) // passthrough writes come before this change
+	defer fsys.resyncWrites(in.NodeId)
 	if s.Size != nil {
 		if st := fsys.truncate(cancel, in.NodeId, *s.Size); !st.Ok() {
 			return st
@@ -60,6 +65,7 @@ func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if err != nil {
 		return fsys.status("setattr", err)
 	}
+	fsys.resyncWrites(in.NodeId) // before fillAttr looks at the cache file
 	fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(fsys.opts.AttrTimeout)
 	return fuse.OK

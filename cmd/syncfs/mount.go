@@ -42,6 +42,8 @@ type mountOptions struct {
 	suid         bool
 	dev          bool
 	debug        bool
+	// noPassthrough keeps reads of cached files going through the daemon.
+	noPassthrough bool
 
 	snapshotEvery time.Duration // take a snapshot this often (0: never)
 	metricsAddr   string        // serve Prometheus metrics and pprof here (loopback only)
@@ -89,6 +91,7 @@ func newMountCommand() *cobra.Command {
 	f.BoolVar(&o.suid, "suid", false, "honour setuid bits (default nosuid)")
 	f.BoolVar(&o.dev, "dev", false, "honour device nodes (default nodev)")
 	f.BoolVar(&o.debug, "debug", false, "log every FUSE request")
+	f.BoolVar(&o.noPassthrough, "no-passthrough", false, "serve every read through the daemon, even of files wholly in the cache (by default the kernel reads those from the cache directly, where it can)")
 	f.DurationVar(&o.snapshotEvery, "snapshot-every", 0, "take a snapshot (named scheduled) at this interval while mounted, e.g. 1h (0: never)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (/metrics) and pprof (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:9100")
 	f.IntVar(&o.readyFD, "ready-fd", 0, "internal: report readiness on this descriptor")
@@ -386,7 +389,7 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	d.fsys = fs.New(d.idx, d.cache, fs.Options{
 		EntryTimeout: kernelCacheTimeout, AttrTimeout: kernelCacheTimeout, NegativeTimeout: kernelCacheTimeout,
 		FetchTimeout: o.fetchTimeout, CacheDir: d.cacheDir, ControlSocket: sock, Logger: d.log,
-		Metrics: d.metrics,
+		Metrics: d.metrics, NoPassthrough: o.noPassthrough,
 	})
 	srv, err := fs.Mount(mnt, d.fsys, fs.MountOptions{FsName: "syncfs:" + loc.String(), AllowOther: o.allowOther, Suid: o.suid, Dev: o.dev, Debug: o.debug})
 	if err != nil {
