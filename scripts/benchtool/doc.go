@@ -20,6 +20,15 @@
 //	    creates N empty files (flat in DIR, or spread over a 3-level tree),
 //	    stats them, reads the directories and deletes everything, printing
 //	    one "phase<TAB>ops/s" line per phase.
+//	benchtool bulkload -store DIR -cache DIR -files N [-per-dir 100] [-fanout 100]
+//	    makes a syncfs device in the cache directory DIR of the local store
+//	    DIR (made by syncfs init; passphrase in SYNCFS_PASSPHRASE) holding N
+//	    empty files, per-dir to a directory and fanout directories to a
+//	    directory above them, through the index's creates and the uploader's
+//	    rounds, in-process: the files are in the store's journal and the
+//	    device's index, and syncfs mount --cache-dir DIR serves them.
+//	benchtool bulkload -dir DIR -files N [-per-dir 100] [-fanout 100]
+//	    makes the same tree as plain files under DIR.
 //	benchtool ops -url URL -snap FILE [-label WORKLOAD]
 //	    scrapes syncfs's FUSE request counts from its metrics endpoint,
 //	    prints "workload<TAB>op<TAB>requests" for the requests since the

@@ -8,7 +8,7 @@ import (
 )
 
 // errUsage reports a bad command line; main exits 2 for it.
-var errUsage = errors.New("usage: benchtool meta|ops|report [flags]")
+var errUsage = errors.New("usage: benchtool meta|ops|report|bulkload [flags]")
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -32,6 +32,8 @@ func run(args []string, w io.Writer) error {
 		return runOps(args[1:], w)
 	case "report":
 		return runReport(args[1:], w)
+	case "bulkload":
+		return runBulkload(args[1:], w)
 	default:
 		return fmt.Errorf("unknown subcommand %q: %w", args[0], errUsage)
 	}
