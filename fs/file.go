@@ -45,6 +45,11 @@ func (fsys *FS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.Cre
 // content is not local, unless it is being truncated).
 func (fsys *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	defer fsys.track(opOpen, time.Now())
+	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 && in.Flags&syscall.O_TRUNC != 0 && writable(in.Flags) {
+		if err := fsys.killSuidgid(in.NodeId, in.Caller); err != nil {
+			return fsys.status("open", err)
+		}
+	}
 	return fsys.open(cancel, in.NodeId, in.Flags, out)
 }
 
@@ -101,12 +106,19 @@ func (fsys *FS) openIndexed(a index.Attr, flags uint32, out *fuse.OpenOut) fuse.
 		absent = false
 	}
 	h := &handle{ino: ino, key: key, f: f, write: write, absent: absent, size: a.Size, noatime: flags&syscall.O_NOATIME != 0}
-	whole := !absent && cacheFileSize(f) == a.Size
-	h.mode, err = fsys.chooseIO(ino, a.Cver, f, write, whole, !trunc && fsys.readsNeedNoAtime(a, flags), out)
+	// Set-ID files stay out of passthrough: their writes must reach fs,
+	// which clears the bits (killpriv.go).
+	needAtime := !fsys.readsNeedNoAtime(a, flags)
+	whole := !absent && a.Mode&(syscall.S_ISUID|syscall.S_ISGID) == 0 && cacheFileSize(f) == a.Size &&
+		!(needAtime && fsys.cacheNoAtime) // watchAtime needs the cache disk to record reads
+	h.mode, err = fsys.chooseIO(ino, a.Cver, f, write, whole, !trunc && !needAtime, out)
 	if err != nil {
 		f.Close()
 		fsys.idx.Release(ino, write)
 		return fsys.status("open", err)
+	}
+	if h.mode == ioPassthrough && needAtime && !trunc {
+		fsys.watchAtime(ino) // its reads will not reach the daemon
 	}
 	fsys.mu.Lock()
 	fsys.nextFh++
@@ -196,6 +208,11 @@ func (fsys *FS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 	if h == nil {
 		return 0, fuse.EBADF
 	}
+	if in.WriteFlags&fuse.WRITE_KILL_SUIDGID != 0 {
+		if err := fsys.killSuidgid(h.ino, in.Caller); err != nil {
+			return 0, fsys.status("write", err)
+		}
+	}
 	n, err := h.f.WriteAt(data, int64(in.Offset))
 	fsys.changes.Add(1)
 	if n > 0 {
@@ -262,6 +279,13 @@ func (fsys *FS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Sta
 	}
 	if !h.write {
 		return fuse.Status(syscall.EBADF)
+	}
+	// The kernel does not flag fallocate for HANDLE_KILLPRIV_V2: an
+	// unprivileged caller's clears set-ID bits as a write's would.
+	if in.Caller.Uid != 0 {
+		if err := fsys.killSuidgid(h.ino, in.Caller); err != nil {
+			return fsys.status("fallocate", err)
+		}
 	}
 	if err := unix.Fallocate(int(h.f.Fd()), in.Mode, int64(in.Offset), int64(in.Length)); err != nil {
 		return fsys.status("fallocate", cache.MapError(err))

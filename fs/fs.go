@@ -60,8 +60,10 @@ type FS struct {
 	nextFh  uint64
 	io      map[uint64]*inodeIO // by inode, while the kernel knows it
 
-	passthrough passthroughState
-	ptWriters   atomic.Int64 // open passthrough handles that may write, over all inodes
+	passthrough  passthroughState
+	ptWriters    atomic.Int64 // open passthrough handles that may write, over all inodes
+	atimeWatches atomic.Int64 // inodes whose next passthrough read moves the access time
+	cacheNoAtime bool         // the cache disk is mounted noatime
 
 	// changes counts writes and attribute changes, so that a handle can
 	// tell whether its last access time check may be out of date (see
@@ -108,7 +110,10 @@ func New(idx *index.DB, c *cache.Cache, opts Options) *FS {
 	if opts.FetchTimeout == 0 {
 		opts.FetchTimeout = 60 * time.Second
 	}
+	var sfs unix.Statfs_t
+	noatime := unix.Statfs(opts.CacheDir, &sfs) == nil && sfs.Flags&unix.ST_NOATIME != 0
 	return &FS{
+		cacheNoAtime:  noatime,
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		idx:           idx,
 		cache:         c,
@@ -191,9 +196,11 @@ func (fsys *FS) ctx(cancel <-chan struct{}) (context.Context, context.CancelFunc
 }
 
 func (fsys *FS) fillAttr(a index.Attr, out *fuse.Attr) {
-	if fsys.ptWriters.Load() > 0 && a.IsRegular() && fsys.passthroughWriting(a.Ino) {
-		// The kernel wrote the cache file itself: report what it holds.
+	if a.IsRegular() && fsys.ptWriters.Load()+fsys.atimeWatches.Load() > 0 && fsys.passthroughOpen(a.Ino) {
+		// The kernel read or wrote the cache file itself: report what
+		// that changed.
 		fsys.syncWrites(a.Ino)
+		fsys.checkAtime(a.Ino)
 		if b, err := fsys.idx.GetAttr(a.Ino); err == nil {
 			a = b
 		}

@@ -36,10 +36,14 @@ import (
 //     (FOPEN_KEEP_CACHE) when the content version the kernel cached last is
 //     still the current one.
 //
-// Reads that never reach the daemon cannot apply relatime's rule, so an open
-// that the rule says must move the access time does not start passthrough
-// and drops the page cache: its reads reach the daemon, which moves the
-// time and tells the kernel.
+// Reads that never reach the daemon cannot apply relatime's rule. When the
+// rule says the next read must move the access time, a passthrough open
+// sets the cache file's own access time to zero, so that the cache disk's
+// relatime moves it at the first read; fs looks at it when it next reports
+// the inode's attributes (the kernel asks after every passthrough read) and
+// when the last passthrough handle closes (watchAtime, checkAtime). A cached
+// open in that case drops the page cache, so that its reads reach the
+// daemon, which moves the time.
 //
 // When a newer version replaces the content (another device's, a restore)
 // while passthrough handles are open, the kernel cannot switch them to the
@@ -62,15 +66,16 @@ type inodeIO struct {
 	backingCver int64  // the content version the backing file holds
 	ptWriters   int    // open passthrough handles that may write
 	seen        fileID // the cache file as last reconciled with the index
+	atimeWatch  bool   // a read of the backing file is to move the access time
 
 	keptCver int64 // the content version the kernel's page cache may hold
 	kept     bool  // keptCver is set
 }
 
-// fileID is what tells that a file was written: its size, modification and
-// change times.
+// fileID is what tells that a file was written: its size and modification
+// time (not its change time, which watchAtime moves).
 type fileID struct {
-	size, mtime, ctime int64
+	size, mtime int64
 }
 
 // passthroughState says whether passthrough may be tried: it is switched off
@@ -85,8 +90,8 @@ var errStaleBacking = fmt.Errorf("%w: the file is open for reading an older vers
 
 // chooseIO picks the mode of a new handle on content version cver of ino
 // and fills out's flags. f is the handle's cache file; wholeLocal says the
-// content is entirely in it; fastOK says reads may skip the daemon
-// (relatime has nothing to record). Callers must call releaseIO with the
+// content is entirely in it; fastOK says cached reads may come from the page
+// cache (relatime has nothing to record, and the open does not truncate). Callers must call releaseIO with the
 // returned mode when the handle is released.
 func (fsys *FS) chooseIO(ino uint64, cver int64, f *os.File, write, wholeLocal, fastOK bool, out *fuse.OpenOut) (ioMode, error) {
 	fsys.mu.Lock()
@@ -112,10 +117,15 @@ func (fsys *FS) chooseIO(ino uint64, cver int64, f *os.File, write, wholeLocal, 
 		out.BackingID = io.backing
 		return ioPassthrough, nil
 	}
-	if !write && wholeLocal && fastOK && io.cached == 0 && fsys.passthroughUsable() {
+	if wholeLocal && io.cached == 0 && fsys.passthroughUsable() {
 		id, errno := fsys.server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(f.Fd())})
 		if errno == 0 {
 			io.backing, io.backingRefs, io.backingCver = id, 1, cver
+			if write {
+				io.ptWriters++
+				fsys.ptWriters.Add(1)
+				io.seen = statID(fsys.cache.Path(cache.Key{Ino: ino, Cver: cver}))
+			}
 			out.OpenFlags |= fuse.FOPEN_PASSTHROUGH
 			out.BackingID = id
 			return ioPassthrough, nil
@@ -143,8 +153,11 @@ func (fsys *FS) passthroughUsable() bool {
 // releaseIO undoes chooseIO's count for a released handle, first taking in
 // what a passthrough writer wrote.
 func (fsys *FS) releaseIO(h *handle) {
-	if h.mode == ioPassthrough && h.write {
-		fsys.syncWrites(h.ino)
+	if h.mode == ioPassthrough {
+		if h.write {
+			fsys.syncWrites(h.ino)
+		}
+		fsys.checkAtime(h.ino)
 	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
@@ -162,6 +175,10 @@ func (fsys *FS) releaseIO(h *handle) {
 		}
 		io.backingRefs--
 		if io.backingRefs == 0 {
+			if io.atimeWatch {
+				io.atimeWatch = false
+				fsys.atimeWatches.Add(-1)
+			}
 			if errno := fsys.server.UnregisterBackingFd(io.backing); errno != 0 {
 				fsys.log.Error("passthrough: drop backing file", "ino", h.ino, "err", errno)
 			}
@@ -192,12 +209,12 @@ func (fsys *FS) syncWrites(ino uint64) {
 	fsys.changes.Add(1)
 }
 
-// passthroughWriting reports whether passthrough writers of ino are open.
-func (fsys *FS) passthroughWriting(ino uint64) bool {
+// passthroughOpen reports whether passthrough handles of ino are open.
+func (fsys *FS) passthroughOpen(ino uint64) bool {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	io := fsys.io[ino]
-	return io != nil && io.ptWriters > 0
+	return io != nil && io.backingRefs > 0
 }
 
 // resyncWrites records the cache file as it is now as seen, after the daemon
@@ -222,7 +239,54 @@ func statID(path string) fileID {
 	if err := unix.Stat(path, &st); err != nil {
 		return fileID{size: -1}
 	}
-	return fileID{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
+	return fileID{size: st.Size, mtime: st.Mtim.Nano()}
+}
+
+// watchAtime arranges for the next passthrough read of ino to move its
+// access time: it zeroes the cache file's access time, which the cache
+// disk's relatime then moves at the first read.
+func (fsys *FS) watchAtime(ino uint64) {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	io := fsys.io[ino]
+	if io == nil || io.backingRefs == 0 || io.atimeWatch {
+		return
+	}
+	path := fsys.cache.Path(cache.Key{Ino: ino, Cver: io.backingCver})
+	ts := []unix.Timespec{{}, {Nsec: unix.UTIME_OMIT}}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, 0); err != nil {
+		fsys.log.Error("passthrough: access time watch", "ino", ino, "err", err)
+		return
+	}
+	io.atimeWatch = true
+	fsys.atimeWatches.Add(1)
+}
+
+// checkAtime moves ino's access time (by relatime's rule, in the index) if
+// a passthrough read happened since watchAtime. It costs nothing when no
+// watch is set.
+func (fsys *FS) checkAtime(ino uint64) {
+	if fsys.atimeWatches.Load() == 0 {
+		return
+	}
+	fsys.mu.Lock()
+	io := fsys.io[ino]
+	if io == nil || !io.atimeWatch {
+		fsys.mu.Unlock()
+		return
+	}
+	var st unix.Stat_t
+	read := unix.Stat(fsys.cache.Path(cache.Key{Ino: ino, Cver: io.backingCver}), &st) == nil && st.Atim.Nano() > 0
+	if read {
+		io.atimeWatch = false
+		fsys.atimeWatches.Add(-1)
+	}
+	fsys.mu.Unlock()
+	if read {
+		if err := fsys.idx.Accessed(ino); err != nil {
+			fsys.log.Error("access time", "ino", ino, "err", err)
+		}
+	}
 }
 
 // forgetIO drops what is known of the kernel's view of ino once the kernel

@@ -158,10 +158,14 @@ func TestPassthroughWriterBesideReader(t *testing.T) {
 		t.Fatalf("content: %q %v", got, err)
 	}
 	r.Close()
-	fsys.mu.Lock()
-	io = fsys.io[ino]
-	refs := io.backingRefs + io.ptWriters
-	fsys.mu.Unlock()
+	// The kernel sends RELEASE after close(2) returns: wait for it, bounded.
+	refs := -1
+	for deadline := time.Now().Add(10 * time.Second); refs != 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		fsys.mu.Lock()
+		io = fsys.io[ino]
+		refs = io.backingRefs + io.ptWriters
+		fsys.mu.Unlock()
+	}
 	if refs != 0 {
 		t.Fatalf("after every handle closed, %d passthrough references remain", refs)
 	}

@@ -45,8 +45,10 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		// POSIX ACLs: the kernel enforces them and hands the umask to the
 		// index (DONT_MASK), which applies it or the parent's default ACL;
 		// SETXATTR_EXT tells setting an ACL when it must clear set-group-ID.
-		EnableAcl:         true,
-		ExtraCapabilities: fuse.CAP_DONT_MASK | fuse.CAP_SETXATTR_EXT,
+		EnableAcl: true,
+		// HANDLE_KILLPRIV_V2: fs clears set-ID bits (killpriv.go), and the
+		// kernel stops asking for security.capability before each write.
+		ExtraCapabilities: fuse.CAP_DONT_MASK | fuse.CAP_SETXATTR_EXT | fuse.CAP_HANDLE_KILLPRIV_V2,
 	}
 	srv, err := fuse.NewServer(fsys, mountpoint, opts)
 	if err != nil {

@@ -53,6 +53,21 @@ func (fsys *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
 	defer fsys.track(opSetAttr, time.Now())
 	s := setAttrIn(in)
+	// With HANDLE_KILLPRIV_V2 the kernel flags a chown, or a truncate by
+	// an unprivileged caller, that must clear set-ID bits; chown(f, -1, -1)
+	// arrives as a SETATTR that changes nothing, and clears them too.
+	const changes = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATTR_SIZE | fuse.FATTR_ATIME | fuse.FATTR_MTIME
+	if (in.Valid&fuse.FATTR_KILL_SUIDGID != 0 || in.Valid&changes == 0) && s.Mode == nil {
+		a, err := fsys.idx.GetAttr(in.NodeId)
+		if err != nil {
+			return fsys.status("setattr", err)
+		}
+		if !a.IsDir() {
+			if m := killedMode(a.Mode&0o7777, a.GID, in.Caller); m != a.Mode&0o7777 {
+				s.Mode = &m
+			}
+		}
+	}
 	fsys.changes.Add(1)
 	fsys.syncWrites(in.NodeId) // passthrough writes come before this change
 	defer fsys.resyncWrites(in.NodeId)

@@ -98,6 +98,11 @@ var chmodGroup = Group{Name: "chmod", Scripts: []Script{
 		expect 0 chmod n0 02767
 		expect 1 -u 65534 -g 65534 open n0 O_WRONLY : write 0 x
 		expect 02767 stat n0 mode
+		expect 0 chown n0 65534 65533
+		expect 0 chmod n0 02767
+		expect 1 -u 65534 -g 65534 open n0 O_WRONLY : write 0 x
+		expect 0767 stat n0 mode
+		expect 0 chown n0 65534 65534
 		expect 0 chmod n0 06777
 		expect 1 open n0 O_WRONLY : write 0 x
 		expect 06777 stat n0 mode
