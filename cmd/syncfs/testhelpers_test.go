@@ -322,6 +322,7 @@ func forceUnmount(t testing.TB, mnt, cacheDir string) {
 		r, err := runBinary(30*time.Second, nil, "unmount", "--wait", "5s", mnt)
 		if err != nil || r.code != 0 || isMountPoint(mnt) {
 			t.Errorf("cleanup: unmount failed (%v); aborting the connection: %s", err, r)
+			dumpDaemon(t, cacheDir)
 			for dev, ok := mountInfo(mnt); ok; dev, ok = mountInfo(mnt) {
 				abortFUSE(dev)
 				if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
@@ -337,6 +338,26 @@ func forceUnmount(t testing.TB, mnt, cacheDir string) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// dumpDaemon asks a daemon that would not unmount for its goroutines
+// (SIGQUIT: the Go runtime writes them to its stderr, which is its log, and
+// exits) and logs the end of its log, so that a hang can be diagnosed from
+// the test output alone.
+func dumpDaemon(t testing.TB, cacheDir string) {
+	t.Helper()
+	pid := daemonPID(cacheDir)
+	if pid <= 0 {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGQUIT)
+	poll(10*time.Second, func() bool { return !alive(pid) })
+	log := readLog(cacheDir)
+	const keep = 64 << 10
+	if len(log) > keep {
+		log = log[len(log)-keep:]
+	}
+	t.Logf("daemon %d (%s) goroutines after SIGQUIT, end of its log:\n%s", pid, cacheDir, log)
 }
 
 // abortFUSE aborts the FUSE connection of device "major:minor" through
@@ -425,10 +446,15 @@ func bounded(t testing.TB, d time.Duration, what string, f func()) {
 }
 
 // getState returns the user.syncfs.state xattr of path.
+// A hung daemon fails the test within a minute instead of hanging it.
 func getState(t testing.TB, path string) string {
 	t.Helper()
 	buf := make([]byte, 128)
-	n, err := syscall.Getxattr(path, "user.syncfs.state", buf)
+	var n int
+	var err error
+	bounded(t, time.Minute, "getxattr user.syncfs.state of "+path, func() {
+		n, err = syscall.Getxattr(path, "user.syncfs.state", buf)
+	})
 	if err != nil {
 		t.Fatalf("getxattr %s user.syncfs.state: %v", path, err)
 	}
