@@ -44,7 +44,9 @@ func (c *codec) init() {
 
 func (c *codec) compress(plain []byte) []byte {
 	c.init()
-	out := make([]byte, 1, len(plain)/2+64)
+	// Room for zstd's worst case, so that incompressible chunks (most of
+	// what people store is compressed already) are not copied as out grows.
+	out := make([]byte, 1, 1+len(plain)+len(plain)>>7+256)
 	out[0] = bodyZstd
 	out = c.enc.EncodeAll(plain, out)
 	if len(out) >= len(plain)+1 {
