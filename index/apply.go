@@ -528,10 +528,14 @@ func setXattrsTx(tx *sql.Tx, ino uint64, xs map[string][]byte) error {
 func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *applyState) error {
 	db.observe(d.HLC)
 	author := d.Dev
-	if author == "" && len(d.VV) > 0 {
-		// An empty vector is an entry linked again with no version of its
-		// own (see relinkOrphansTx): it has no author.
+	if author == "" {
 		author = device
+	}
+	if len(d.VV) == 0 {
+		// An empty vector is an entry linked again with no version of its
+		// own (see relinkOrphansTx): it has no author, whatever the
+		// record says (checkpoints once named their writer).
+		author = ""
 	}
 	// The child this record names, if it is alive here.
 	var child uint64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"syscall"
 )
@@ -140,6 +141,11 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 			return nil, fmt.Errorf("read checkpoint: %w", err)
 		}
 		d.VV, d.Dev = parseVV(vvs), author(au)
+		if len(d.VV) == 0 {
+			// A name linked again with no version of its own has no
+			// author: it must not become this device's version.
+			d.Dev = ""
+		}
 		c.Entries = append(c.Entries, d)
 	}
 	rows.Close()
@@ -197,7 +203,10 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 // ApplyCheckpoint applies a checkpoint like a batch of every device at
 // once: its records are settled against the local state by the same
 // rules, its history joins the local history, and each device's watermark
-// moves up to the checkpoint's position (never down).
+// moves up to the checkpoint's position (never down). Where the local
+// state is the checkpoint's own, it ends as the source's: a tombstone of a
+// file the checkpoint holds live is kept beside it (keepTombstoneTx), and
+// the vector a file holds is the source's (Held).
 func (db *DB) ApplyCheckpoint(c *Checkpoint) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -211,11 +220,21 @@ func (db *DB) ApplyCheckpoint(c *Checkpoint) error {
 		if err := recordHistoryTx(tx, "", hist); err != nil {
 			return err
 		}
+		live := make(map[string]VV, len(c.Files))
+		for _, f := range c.Files {
+			live[f.ID] = f.VV
+		}
 		for _, r := range c.Records() {
 			var err error
 			switch {
 			case r.File != nil:
-				err = db.applyFileTx(tx, r.File.Dev, r.File, st)
+				kept := false
+				if held, ok := live[r.File.ID]; ok && r.File.Deleted {
+					kept, err = keepTombstoneTx(tx, r.File, held)
+				}
+				if !kept && err == nil {
+					err = db.applyFileTx(tx, r.File.Dev, r.File, st)
+				}
 			case r.Dentry != nil:
 				err = db.applyDentryTx(tx, r.Dentry.Dev, r.Dentry, st)
 			}
@@ -256,4 +275,27 @@ func (db *DB) ApplyCheckpoint(c *Checkpoint) error {
 		db.feed.publish(st.changes)
 	}
 	return err
+}
+
+// keepTombstoneTx records the tombstone f of a file the checkpoint also
+// holds live at version held, if the file holds exactly that version here,
+// and reports whether it did. The file came back after its deletion with a
+// version concurrent with it, and the source kept both, the file's vector
+// not merged with the deletion's (applyNewFileTx): the tombstone is
+// recorded as the source holds it. Settling it against the file as a
+// deletion would merge the vectors and drop the tombstone. Elsewhere the
+// usual rules apply.
+func keepTombstoneTx(tx *sql.Tx, f *FileRecord, held VV) (bool, error) {
+	var vvs string
+	err := tx.QueryRow("SELECT vv FROM inodes WHERE file_id=? AND state!=?", f.ID, StateTombstoned).Scan(&vvs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("apply checkpoint: %w", err)
+	}
+	if parseVV(vvs).Compare(held) != Equal {
+		return false, nil
+	}
+	return true, putDeletionTx(tx, f, f.VV, f.HLC, f.Dev)
 }
