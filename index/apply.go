@@ -479,11 +479,6 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 		st.touched[e.parent] = true
 		st.changes = append(st.changes, Change{Parent: e.parent, Name: string(e.name)})
 	}
-	// The entries named it: now they name nothing, so a file linked
-	// again may take the name.
-	if _, err := tx.Exec("UPDATE dentry_versions SET child='' WHERE child=?", f.ID); err != nil {
-		return fmt.Errorf("apply delete %s: %w", f.ID, err)
-	}
 	if _, err := tx.Exec("UPDATE inodes SET nlink=0, state=?, vv=? WHERE ino=?", StateTombstoned, merged.encode(), l.ino); err != nil {
 		return fmt.Errorf("apply delete %s: %w", f.ID, err)
 	}
@@ -496,7 +491,11 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 	if err := setTombBaseTx(tx, f.ID, version{l.base, l.ver.hlc, l.ver.dev}); err != nil {
 		return err
 	}
-	return db.purgeTx(tx, l.ino)
+	if err := db.purgeTx(tx, l.ino); err != nil {
+		return err
+	}
+	// The names it had go to other claims on their versions, if any.
+	return db.settleClaimsOfTx(tx, f.ID, st)
 }
 
 // putDeletionTx records a remote deletion f in the file's tombstone: its
@@ -579,34 +578,23 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 		return fmt.Errorf("apply entry: %w", err)
 	}
 	// An entry is a last-writer register: the version that is latest in
-	// one total order (hybrid time, author, vector, then child) wins, so
-	// devices agree whatever order versions arrive in. A vector is never
-	// merged into the register: two devices that merged the same versions
-	// could otherwise hold different winners under one vector. (Dominance
+	// one total order (hybrid time, author, then vector) wins, so devices
+	// agree whatever order versions arrive in. A vector is never merged
+	// into the register: two devices that merged the same versions could
+	// otherwise hold different winners under one vector. (Dominance
 	// implies a later hybrid time, since a device's clock moves past every
-	// time it has seen.)
+	// time it has seen.) Records of one version (relinks keep the entry's
+	// version) are claims on it, settled together (claims.go).
 	rv, lv := version{d.VV, d.HLC, author}, version{local, hlc, ldev}
+	if err := addClaimTx(tx, d.Parent, d.Name, rv, d.Child); err != nil {
+		return err
+	}
 	if have {
 		concurrent := d.VV.Compare(local) == Concurrent
-		wins := entryLater(rv, d.Child, lv, lchild)
-		if !later(rv, lv) && !later(lv, rv) && d.Child != "" && lchild != "" && d.Child != lchild {
-			// One version linked again with different children (relinks
-			// keep the entry's version): a child deleted here gives way to
-			// one that is not, as it would had its deletion been applied
-			// first (applyDeleteTx clears the entries naming it).
-			rdead, err := deadFileTx(tx, d.Child)
-			if err != nil {
-				return err
-			}
-			ldead, err := deadFileTx(tx, lchild)
-			if err != nil {
-				return err
-			}
-			if rdead != ldead {
-				wins = ldead
-			}
-		}
-		if !wins {
+		switch {
+		case !later(rv, lv) && !later(lv, rv):
+			return db.settleEntryTx(tx, parent, d.Parent, d.Name, st)
+		case later(lv, rv):
 			if concurrent && child != 0 && child != old {
 				st.lost[child] = rv
 			}
@@ -624,46 +612,7 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+hex.EncodeToString(d.Name)); err != nil {
 		return fmt.Errorf("apply entry: %w", err)
 	}
-	if old == child {
-		return nil
-	}
-	if child != 0 {
-		keep, err := db.oneDirNameTx(tx, child, parent, d.Name, version{d.VV, d.HLC, author}, st)
-		if err != nil {
-			return err
-		}
-		if !keep {
-			child = 0
-		}
-	}
-	if old != 0 {
-		if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", parent, d.Name); err != nil {
-			return fmt.Errorf("apply entry: %w", err)
-		}
-		st.touched[old] = true
-	}
-	if child != 0 {
-		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, d.Name, child); err != nil {
-			return fmt.Errorf("apply entry: %w", err)
-		}
-	}
-	st.touched[parent] = true
-	st.changes = append(st.changes, Change{Parent: parent, Name: string(d.Name)})
-	return nil
-}
-
-// deadFileTx reports whether fid names a file deleted here: a tombstone
-// and no live inode.
-func deadFileTx(tx *sql.Tx, fid string) (bool, error) {
-	if fid == "" {
-		return false, nil
-	}
-	var n int
-	if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM tombstones WHERE file_id=?1)
-		AND NOT EXISTS(SELECT 1 FROM inodes WHERE file_id=?1 AND state!=?2)`, fid, StateTombstoned).Scan(&n); err != nil {
-		return false, fmt.Errorf("look up file %s: %w", fid, err)
-	}
-	return n != 0, nil
+	return db.settleEntryTx(tx, parent, d.Parent, d.Name, st)
 }
 
 // fixNlinkTx recomputes an inode's link count from its entries.

@@ -28,7 +28,8 @@ type Checkpoint struct {
 	// Held is, per file ID, the vector of the version a file holds when
 	// it differs from the record's (a vector with losers merged in).
 	Held map[string]VV `json:"held,omitempty"`
-	// Entries are every entry version, names that name nothing included.
+	// Entries are every entry version, names that name nothing included,
+	// and every other child claimed under one (one record each).
 	Entries []DentryRecord `json:"entries"`
 	// Tombstones are the deletions, each with the version it removed.
 	Tombstones []FileRecord `json:"tombstones"`
@@ -129,7 +130,12 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 		}
 	}
 
-	rows, err = tx.QueryContext(ctx, "SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions ORDER BY parent_fid, name")
+	// Every entry version, then every other claim on it (claims.go): the
+	// same version naming another child.
+	rows, err = tx.QueryContext(ctx, `SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions
+		UNION SELECT c.parent_fid, c.name, c.vv, c.hlc, c.author, c.child FROM entry_claims c JOIN dentry_versions v
+			ON v.parent_fid=c.parent_fid AND v.name=c.name AND v.vv=c.vv AND v.hlc=c.hlc AND v.author=c.author
+		ORDER BY 1, 2, 6`)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}

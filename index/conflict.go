@@ -207,36 +207,91 @@ type orphan struct {
 // same on every device that settles the same conflict. A home directory that is gone means the root. The new entry
 // keeps the entry's existing version (none: an empty vector) and is
 // journaled, so devices that link the same orphan the same way agree, and
-// those that could not see the orphan learn of it.
+// those that could not see the orphan learn of it. First, the names each
+// touched live file claims are settled again (a file back from a deletion
+// takes them again), and what that leaves without a name is looked at
+// in turn, until nothing moves.
 func (db *DB) relinkOrphansTx(tx *sql.Tx, st *applyState) error {
-	inos := make([]uint64, 0, len(st.touched))
-	for ino := range st.touched {
-		if ino != RootIno {
-			inos = append(inos, ino)
+	all := st.touched
+	pending := all
+	defer func() { st.touched = all }()
+	for round := 0; len(pending) > 0; round++ {
+		if round == 100 {
+			return fmt.Errorf("relink: names still moving after %d rounds", round)
 		}
-	}
-	sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
-	for _, ino := range inos {
-		var o orphan
-		var state State
-		var named int
-		err := tx.QueryRow(`SELECT ino, file_id, mode, home_parent, coalesce(home_name, x''), author, hlc, state,
-			EXISTS(SELECT 1 FROM dentries WHERE ino=?1) FROM inodes WHERE ino=?1`, ino).
-			Scan(&o.ino, &o.fid, &o.mode, &o.homeParent, &o.homeName, &o.author, &o.hlc, &state, &named)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+		st.touched = map[uint64]bool{}
+		inos := make([]uint64, 0, len(pending))
+		for ino := range pending {
+			if ino != RootIno && ino != 0 {
+				inos = append(inos, ino)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("find orphans: %w", err)
+		sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
+		// A file deleted or back here hands its claimed names on or
+		// takes them again, before any orphan is linked elsewhere.
+		for _, ino := range inos {
+			var fid string
+			err := tx.QueryRow("SELECT file_id FROM inodes WHERE ino=? AND state!=?", ino, StateTombstoned).Scan(&fid)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("find orphans: %w", err)
+			}
+			if err := db.settleClaimsOfTx(tx, fid, st); err != nil {
+				return err
+			}
 		}
-		if state == StateTombstoned || named != 0 {
-			continue
+		for _, ino := range inos {
+			if err := db.relinkOrphanTx(tx, ino, st); err != nil {
+				return err
+			}
 		}
-		if err := db.relinkTx(tx, o, st); err != nil {
-			return err
+		// Again: what this round touched for the first time, and what
+		// it left without a name.
+		pending = map[uint64]bool{}
+		for ino := range st.touched {
+			if !all[ino] {
+				pending[ino] = true
+			} else if orphaned, err := orphanedTx(tx, ino); err != nil {
+				return err
+			} else if orphaned {
+				pending[ino] = true
+			}
+			all[ino] = true
 		}
 	}
 	return nil
+}
+
+// orphanedTx reports whether ino is live and has no name.
+func orphanedTx(tx *sql.Tx, ino uint64) (bool, error) {
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM inodes WHERE ino=?1 AND ino!=?2 AND state!=?3
+		AND NOT EXISTS(SELECT 1 FROM dentries WHERE ino=?1)`, ino, RootIno, StateTombstoned).Scan(&n); err != nil {
+		return false, fmt.Errorf("find orphans: %w", err)
+	}
+	return n > 0, nil
+}
+
+// relinkOrphanTx links ino again if it is live and has no name.
+func (db *DB) relinkOrphanTx(tx *sql.Tx, ino uint64, st *applyState) error {
+	var o orphan
+	var state State
+	var named int
+	err := tx.QueryRow(`SELECT ino, file_id, mode, home_parent, coalesce(home_name, x''), author, hlc, state,
+		EXISTS(SELECT 1 FROM dentries WHERE ino=?1) FROM inodes WHERE ino=?1`, ino).
+		Scan(&o.ino, &o.fid, &o.mode, &o.homeParent, &o.homeName, &o.author, &o.hlc, &state, &named)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find orphans: %w", err)
+	}
+	if state == StateTombstoned || named != 0 {
+		return nil
+	}
+	return db.relinkTx(tx, o, st)
 }
 
 func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
@@ -278,11 +333,14 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 		ConflictName(name, v.dev+" "+o.fid, v.hlc, dir),
 	} {
 		// A name is taken if something is linked there, or if its latest
-		// version names another file (one not here, or not yet).
+		// version names another file (one not here, or not yet) that is
+		// not deleted here.
 		var n int
 		if err := tx.QueryRow(`SELECT (SELECT count(*) FROM dentries WHERE parent=?1 AND name=?2) +
-			(SELECT count(*) FROM dentry_versions WHERE parent_fid=?3 AND name=?2 AND child NOT IN ('', ?4))`,
-			parent, []byte(cand), pfid, o.fid).Scan(&n); err != nil {
+			(SELECT count(*) FROM dentry_versions v WHERE parent_fid=?3 AND name=?2 AND child NOT IN ('', ?4)
+				AND NOT (EXISTS(SELECT 1 FROM tombstones t WHERE t.file_id=v.child)
+					AND NOT EXISTS(SELECT 1 FROM inodes i WHERE i.file_id=v.child AND i.state!=?5)))`,
+			parent, []byte(cand), pfid, o.fid, StateTombstoned).Scan(&n); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
 		if n > 0 && i < 2 {
@@ -297,6 +355,9 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 		if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, '{}', 0, '', ?)
 			ON CONFLICT(parent_fid, name) DO UPDATE SET child=excluded.child`, pfid, []byte(cand), o.fid); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		if err := db.settleEntryTx(tx, parent, pfid, []byte(cand), st); err != nil {
+			return err
 		}
 		if err := db.queueDentry(tx, parent, pfid, []byte(cand)); err != nil {
 			return err
@@ -474,20 +535,6 @@ func (db *DB) linkNamedTx(tx *sql.Tx, o orphan, st *applyState) (bool, error) {
 	return linked, nil
 }
 
-// entryLater reports whether entry version a (naming achild) beats b
-// (naming bchild): the later version, and for one version linked again
-// with different children (relinks keep the entry's version), the named
-// child beats none, then the larger file ID.
-func entryLater(a version, achild string, b version, bchild string) bool {
-	switch {
-	case later(a, b):
-		return true
-	case later(b, a):
-		return false
-	}
-	return achild > bchild
-}
-
 // localCopyThenDeleteTx keeps the local version of a file as its conflict
 // copy copyID (the inode and cache file move to the copy, as in
 // keepLocalAsCopyTx) and records the file's deletion.
@@ -523,9 +570,6 @@ func (db *DB) localCopyThenDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author
 		st.touched[c.Parent] = true
 	}
 	st.changes = append(st.changes, gone...)
-	if _, err := tx.Exec("UPDATE dentry_versions SET child='' WHERE child=?", f.ID); err != nil {
-		return fmt.Errorf("conflict copy of %s: %w", f.ID, err)
-	}
 	if err := db.queueFile(tx, l.ino); err != nil {
 		return err
 	}
@@ -534,5 +578,8 @@ func (db *DB) localCopyThenDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author
 	if err := putTombstoneTx(tx, f.ID, merged, f.HLC, author); err != nil {
 		return err
 	}
-	return setTombBaseTx(tx, f.ID, version{f.Base.VV, f.Base.HLC, f.Base.Dev})
+	if err := setTombBaseTx(tx, f.ID, version{f.Base.VV, f.Base.HLC, f.Base.Dev}); err != nil {
+		return err
+	}
+	return db.settleClaimsOfTx(tx, f.ID, st)
 }

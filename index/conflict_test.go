@@ -587,5 +587,14 @@ func (d *simDevice) debugDump() string {
 		out += fmt.Sprintf("  dv %s/%s %s %d %s -> %s\n", p[:min(8, len(p))], n, vv, hlc%1e12, au, c[:min(8, len(c))])
 	}
 	rows.Close()
+	rows, _ = d.db.r.Query("SELECT parent_fid, name, vv, hlc, author, child FROM entry_claims")
+	for rows.Next() {
+		var p, vv, au, c string
+		var n []byte
+		var hlc int64
+		rows.Scan(&p, &n, &vv, &hlc, &au, &c)
+		out += fmt.Sprintf("  claim %s/%s %s %d %s -> %s\n", p[:min(8, len(p))], n, vv, hlc%1e12, au, c[:min(8, len(c))])
+	}
+	rows.Close()
 	return out
 }

@@ -70,7 +70,6 @@ func TestRandomConvergence(t *testing.T) {
 // file IDs), so the list is stable until the behaviour changes.
 var knownDivergent = map[int64]string{
 	247: "a directory deleted on one device while another wrote in it is linked again in different places",
-	295: "one entry version relinked with three children (relinks keep the entry's version); the one that keeps it depends on which was live when each arrived",
 }
 
 // TestRandomConvergenceNewest runs the first seeds of

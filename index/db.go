@@ -66,6 +66,16 @@ CREATE TABLE IF NOT EXISTS dentry_versions(
 	child      TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY(parent_fid, name)
 );
+CREATE TABLE IF NOT EXISTS entry_claims(
+	parent_fid TEXT NOT NULL,
+	name       BLOB NOT NULL,
+	vv         TEXT NOT NULL,
+	hlc        INTEGER NOT NULL,
+	author     TEXT NOT NULL DEFAULT '',
+	child      TEXT NOT NULL,
+	PRIMARY KEY(parent_fid, name, vv, hlc, author, child)
+);
+CREATE INDEX IF NOT EXISTS entry_claims_child ON entry_claims(child);
 CREATE TABLE IF NOT EXISTS tombstones(
 	file_id TEXT PRIMARY KEY,
 	vv      TEXT NOT NULL,

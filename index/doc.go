@@ -42,6 +42,9 @@
 //     deletion had seen do not bring it back.
 //   - Orphan: a live file or directory left with no name by other devices'
 //     entries; it is linked again (relinked) at the end of the batch.
+//   - Claim: one child named under one entry version. A relink keeps the
+//     entry's version, so a version can have several claims; the name is
+//     settled from all of them and which files are live (claims.go).
 //
 // # Concurrency
 //

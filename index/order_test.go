@@ -170,3 +170,65 @@ func TestDirectoryKeptAgainstDeletionTakesUnseenVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestRelinkClaimsOfRevivedChild extends TestRelinkOverDeletedChild with a
+// third device c that changes the file while b deletes it, so the deleted
+// child comes back: one entry version then names two live children, the
+// file a moved there and the conflict copy linked there again after the
+// file's deletion cleared it on some devices. Which one keeps the name must
+// not depend on which was live when each record arrived: every claim is
+// kept and the name is settled from all of them (claims.go). Both orders
+// in which c gets the others' journals, and several seeds for both orders
+// of the two file IDs.
+func TestRelinkClaimsOfRevivedChild(t *testing.T) {
+	for seed := int64(1); seed <= 4; seed++ {
+		for _, o := range pullOrders {
+			t.Run(fmt.Sprintf("seed %d, %s", seed, o.name), func(t *testing.T) {
+				clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+				devs := newSimSeeded(t, clock, seed, "aaaa", "bbbb", "cccc")
+				a, b, c := devs[0], devs[1], devs[2]
+				mustCreate(t, b.db, RootIno, "d", syscall.S_IFDIR|0o755)
+				b.mustWrite("/x", "base")
+				settle(t, devs)
+				da, _ := a.lookupPath("/d")
+				if err := a.db.Rename(RootIno, "x", da.Ino, "x", 0); err != nil {
+					t.Fatal(err)
+				}
+				xa, _ := a.lookupPath("/d/x")
+				mode := uint32(0o640)
+				if _, err := a.db.SetAttr(xa.Ino, SetAttrIn{Mode: &mode}); err != nil {
+					t.Fatal(err)
+				}
+				clock.advance(time.Second)
+				xb, _ := b.lookupPath("/x")
+				mode = 0o600
+				if _, err := b.db.SetAttr(xb.Ino, SetAttrIn{Mode: &mode}); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.db.Unlink(RootIno, "x"); err != nil {
+					t.Fatal(err)
+				}
+				clock.advance(time.Second)
+				xc, _ := c.lookupPath("/x")
+				mode = 0o604
+				if _, err := c.db.SetAttr(xc.Ino, SetAttrIn{Mode: &mode}); err != nil {
+					t.Fatal(err)
+				}
+				swap(t, devs[:2], o.aFirst)
+				c.upload()
+				if o.aFirst {
+					c.pull(a, -1)
+					c.pull(b, -1)
+				} else {
+					c.pull(b, -1)
+					c.pull(a, -1)
+				}
+				settle(t, devs)
+				tr := checkConverged(t, devs)
+				if contents(tr)[hashOf([]byte("base"))] == 0 {
+					t.Fatalf("a version is lost:\n%s", dumpTree(tr))
+				}
+			})
+		}
+	}
+}
