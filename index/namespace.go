@@ -629,7 +629,12 @@ func (db *DB) ReadDir(dir uint64, offset uint64, limit int) ([]DirEntry, error) 
 }
 
 func (db *DB) readDirRows(dir uint64, after int64, limit int) ([]DirEntry, error) {
-	rows, err := db.r.Query(`SELECT d.id, d.name, i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen
+	// Whether each entry has extended attributes comes along: `ls -l`
+	// asks for ACLs of every entry it lists, and an entry known to have
+	// none is answered from memory (noXattr).
+	gen := db.noXattr.generation()
+	rows, err := db.r.Query(`SELECT d.id, d.name, i.ino, i.file_id, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.atime, i.mtime, i.ctime, i.state, i.pinned, i.cver, i.wgen,
+		EXISTS(SELECT 1 FROM xattrs x WHERE x.ino=i.ino)
 		FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.id>? ORDER BY d.id LIMIT ?`, dir, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("readdir %d: %w", dir, err)
@@ -641,10 +646,14 @@ func (db *DB) readDirRows(dir uint64, after int64, limit int) ([]DirEntry, error
 		var name []byte
 		var a Attr
 		var pinned int
-		if err := rows.Scan(&id, &name, &a.Ino, &a.FileID, &a.Mode, &a.Nlink, &a.UID, &a.GID, &a.Rdev, &a.Size, &a.Atime, &a.Mtime, &a.Ctime, &a.State, &pinned, &a.Cver, &a.Wgen); err != nil {
+		var xattrs bool
+		if err := rows.Scan(&id, &name, &a.Ino, &a.FileID, &a.Mode, &a.Nlink, &a.UID, &a.GID, &a.Rdev, &a.Size, &a.Atime, &a.Mtime, &a.Ctime, &a.State, &pinned, &a.Cver, &a.Wgen, &xattrs); err != nil {
 			return nil, fmt.Errorf("readdir %d: %w", dir, err)
 		}
 		a.Pinned = pinned != 0
+		if !xattrs {
+			db.noXattr.note(a.Ino, gen)
+		}
 		out = append(out, DirEntry{Offset: uint64(id) + 2, Name: string(name), Attr: a})
 	}
 	if err := rows.Err(); err != nil {

@@ -88,3 +88,30 @@ func TestNoXattrCache(t *testing.T) {
 		}
 	})
 }
+
+// TestReadDirNotesNoXattr checks that listing a directory remembers which
+// entries have no attribute (ls -l asks each for its ACL), and only those.
+func TestReadDirNotesNoXattr(t *testing.T) {
+	db := openTest(t, "a")
+	plain := mustCreate(t, db, RootIno, "plain", syscall.S_IFREG|0o644)
+	withX := mustCreate(t, db, RootIno, "with", syscall.S_IFREG|0o644)
+	if err := db.SetXattr(withX.Ino, "user.k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	db.noXattr.reset() // as after applying another device's batch
+	if db.noXattr.has(plain.Ino) {
+		t.Fatal("reset left an inode in the set")
+	}
+	if _, err := db.ReadDir(RootIno, 0, 100); err != nil {
+		t.Fatal(err)
+	}
+	if !db.noXattr.has(plain.Ino) {
+		t.Error("a listed entry without attributes is not in the set")
+	}
+	if db.noXattr.has(withX.Ino) {
+		t.Error("a listed entry with an attribute is in the set")
+	}
+	if v, err := db.GetXattr(withX.Ino, "user.k"); err != nil || string(v) != "v" {
+		t.Errorf("GetXattr after the listing = %q, %v", v, err)
+	}
+}
