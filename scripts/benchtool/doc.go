@@ -20,7 +20,7 @@
 //	    creates N empty files (flat in DIR, or spread over a 3-level tree),
 //	    stats them, reads the directories and deletes everything, printing
 //	    one "phase<TAB>ops/s" line per phase.
-//	benchtool bulkload -store DIR -cache DIR -files N [-per-dir 100] [-fanout 100]
+//	benchtool bulkload -store DIR -cache DIR -files N [-per-dir 100] [-fanout 100] [-cpuprofile FILE]
 //	    makes a syncfs device in the cache directory DIR of the local store
 //	    DIR (made by syncfs init; passphrase in SYNCFS_PASSPHRASE) holding N
 //	    empty files, per-dir to a directory and fanout directories to a
