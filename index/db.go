@@ -76,6 +76,10 @@ CREATE TABLE IF NOT EXISTS entry_claims(
 	PRIMARY KEY(parent_fid, name, vv, hlc, author, child)
 );
 CREATE INDEX IF NOT EXISTS entry_claims_child ON entry_claims(child);
+-- Settling a file's claims looks up the entry versions naming it: without
+-- this, each apply scanned the whole table (replaying 30,000 files took
+-- 103 s instead of 5 s).
+CREATE INDEX IF NOT EXISTS dentry_versions_child ON dentry_versions(child);
 CREATE TABLE IF NOT EXISTS tombstones(
 	file_id TEXT PRIMARY KEY,
 	vv      TEXT NOT NULL,
