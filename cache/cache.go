@@ -41,6 +41,7 @@ type Cache struct {
 	fetcher Fetcher
 	now     func() time.Time
 	access  *accessLog // last use of each key, for LRU eviction; has its own lock
+	usage   *usage     // the running total of bytes on disk (usage.go); has its own lock
 	reserve int64      // bytes of the disk-full reserve (reserve.go); 0: none
 
 	mu      sync.Mutex
@@ -85,7 +86,13 @@ func NewWithOptions(dir string, f Fetcher, o Options) (*Cache, error) {
 	case o.Reserve < 0:
 		o.Reserve = 0
 	}
-	c := &Cache{dir: dir, fetcher: f, now: o.Now, reserve: o.Reserve, access: loadAccessLog(filepath.Join(dir, accessFile)), entries: map[Key]*entry{}}
+	c := &Cache{dir: dir, fetcher: f, now: o.Now, reserve: o.Reserve, access: loadAccessLog(filepath.Join(dir, accessFile)),
+		usage: loadUsage(dir), entries: map[Key]*entry{}}
+	// From here on a crash must not leave a figure marked clean: say
+	// unclean, durably, before anything changes (Close says clean again).
+	if err := c.usage.save(false, true); err != nil {
+		return nil, err
+	}
 	// A disk already full is not an error here: the evictor takes the
 	// reserve once there is room.
 	_ = c.TakeReserve()
@@ -114,6 +121,9 @@ func (c *Cache) Open(k Key, writable bool) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open cache file %s: %w", k, mapErr(err))
 	}
+	if writable {
+		c.noteWritable(k, f)
+	}
 	return f, nil
 }
 
@@ -127,6 +137,7 @@ func (c *Cache) Truncate(k Key, size int64) error {
 	if err := f.Truncate(size); err != nil {
 		return fmt.Errorf("truncate cache file %s: %w", k, mapErr(err))
 	}
+	c.recount(k)
 	return nil
 }
 
@@ -136,8 +147,16 @@ func (c *Cache) Remove(k Key) error {
 	delete(c.entries, k)
 	c.mu.Unlock()
 	c.access.forget(k)
+	data, other := diskBytes(c.Path(k)), diskBytes(c.presentPath(k))
 	err1 := os.Remove(c.Path(k))
 	err2 := os.Remove(c.presentPath(k))
+	if err1 != nil {
+		data = 0
+	}
+	if err2 != nil {
+		other = 0
+	}
+	c.removed(k, data, other)
 	if errors.Is(err1, os.ErrNotExist) {
 		err1 = nil
 	}
@@ -207,30 +226,42 @@ func (c *Cache) fill(ctx context.Context, k Key, e *entry, off, n int64) error {
 	}
 	// Another reader may have fetched it while we waited.
 	for _, gap := range e.gaps(off, off+n) {
-		f, err := c.Open(k, true)
+		data0, other0 := diskBytes(c.Path(k)), diskBytes(c.presentPath(k))
+		err := c.fillGap(ctx, k, e, gap)
+		// Count what the fetch added, whether or not it went on to fail.
+		c.usage.add(k, diskBytes(c.Path(k))-data0, diskBytes(c.presentPath(k))-other0)
 		if err != nil {
-			return err
-		}
-		start, end, err := c.fetcher.Fetch(ctx, k, gap[0], gap[1]-gap[0], f)
-		if err == nil {
-			err = f.Sync()
-			if err != nil {
-				err = fmt.Errorf("sync cache file %s: %w", k, mapErr(err))
-			}
-		}
-		f.Close()
-		if err != nil {
-			return err
-		}
-		e.mu.Lock()
-		e.present.add(start, end)
-		snapshot := append(ranges(nil), e.present...)
-		e.mu.Unlock()
-		if err := c.savePresent(k, snapshot); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fillGap fetches one missing range into key's cache file and records it
+// as present.
+func (c *Cache) fillGap(ctx context.Context, k Key, e *entry, gap [2]int64) error {
+	// Opened as a reader would: what the fetch writes is counted by fill,
+	// not by a refresh of keys opened for writing.
+	f, err := c.Open(k, false)
+	if err != nil {
+		return err
+	}
+	start, end, err := c.fetcher.Fetch(ctx, k, gap[0], gap[1]-gap[0], f)
+	if err == nil {
+		err = f.Sync()
+		if err != nil {
+			err = fmt.Errorf("sync cache file %s: %w", k, mapErr(err))
+		}
+	}
+	f.Close()
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.present.add(start, end)
+	snapshot := append(ranges(nil), e.present...)
+	e.mu.Unlock()
+	return c.savePresent(k, snapshot)
 }
 
 func (e *entry) has(from, to int64) bool {
@@ -297,26 +328,10 @@ func (c *Cache) Forget(k Key) {
 	c.mu.Lock()
 	delete(c.entries, k)
 	c.mu.Unlock()
-	os.Remove(c.presentPath(k))
-}
-
-// Usage returns the bytes the cache's files take on disk.
-func (c *Cache) Usage() (int64, error) {
-	var total int64
-	err := filepath.WalkDir(filepath.Join(c.dir, "data"), func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			total += st.Blocks * 512
-		}
-		return nil
-	})
-	return total, err
+	other := diskBytes(c.presentPath(k))
+	if os.Remove(c.presentPath(k)) == nil {
+		c.usage.add(k, 0, -other)
+	}
 }
 
 // mapErr marks a full disk with ErrNoSpace, keeping the cause.

@@ -17,7 +17,12 @@
 //     Ensure), kept in memory and saved to access.json by SaveAccess at most
 //     as often as the caller asks; the resolver's evictor frees the least
 //     recently used Resident content first when the cache is over its byte
-//     budget. Scan lists what is on disk, for the evictor and for fsck.
+//     budget. Walk lists what is on disk a batch at a time (the orphan
+//     sweep); Scan lists all of it at once (fsck).
+//   - Usage: the bytes the cache's files take on disk, kept as a running
+//     total across mounts (usage.go) rather than measured by a walk of the
+//     directory at each mount or evictor round. A walk sets it again when a
+//     daemon did not stop cleanly, and every so often.
 //
 // Staged and Resident content is wholly present by definition; only Absent
 // content consults the present ranges. The cache never decides residency: the

@@ -1,12 +1,11 @@
 package cache
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -28,54 +27,33 @@ type File struct {
 
 // Scan lists the cache directory: every key with a cache file or a
 // present-ranges file, and the names that are neither (left by something
-// else, or a crash in the middle of a save).
+// else, or a crash in the middle of a save). It holds the whole listing:
+// for fsck; the evictor and the orphan sweep use Walk.
 func (c *Cache) Scan() (files []File, stray []string, err error) {
-	dir := filepath.Join(c.dir, "data")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("scan cache: %w", err)
-	}
 	byKey := map[Key]int{}
-	for _, de := range ents {
-		name := de.Name()
-		base, suffix, _ := strings.Cut(name, ".")
-		k, ok := parseKey(base)
-		if !ok || de.IsDir() || (suffix != "" && suffix != "present") {
-			stray = append(stray, name)
-			continue
-		}
-		fi, err := de.Info()
-		if errors.Is(err, os.ErrNotExist) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("scan cache: %w", err)
-		}
-		i, seen := byKey[k]
-		if !seen {
-			i = len(files)
-			byKey[k] = i
-			files = append(files, File{Key: k})
-		}
-		f := &files[i]
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			f.Bytes += st.Blocks * 512
-		}
-		if suffix == "" {
-			f.HasData = true
-			f.Size = fi.Size()
-			if f.Used.IsZero() {
-				f.Used = fi.ModTime()
+	err = c.Walk(context.Background(), func(batch []File, bstray []string) error {
+		stray = append(stray, bstray...)
+		for _, b := range batch {
+			i, seen := byKey[b.Key]
+			if !seen {
+				byKey[b.Key] = len(files)
+				files = append(files, b)
+				continue
+			}
+			f := &files[i]
+			f.Bytes += b.Bytes
+			if b.HasData {
+				f.HasData, f.Size = true, b.Size
+				if _, logged := c.LastAccess(f.Key); !logged {
+					f.Used = b.Used
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	c.access.mu.Lock()
-	for i := range files {
-		if t, ok := c.access.last[files[i].Key]; ok {
-			files[i].Used = time.Unix(0, t)
-		}
-	}
-	c.access.mu.Unlock()
 	return files, stray, nil
 }
 

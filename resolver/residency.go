@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -30,8 +31,13 @@ const (
 	pinBatch = 64
 	// pinParallel is how many pinned files are fetched at once.
 	pinParallel = 2
-	// accessSaveEvery bounds how often the cache's access log is written.
+	// accessSaveEvery bounds how often the cache's access log (and its
+	// running usage total) is written.
 	accessSaveEvery = time.Minute
+	// reconcileEvery is how often the cache's running usage total is set
+	// again from a walk of its directory, for what it cannot see (content
+	// written through a handle that went quiet and then wrote again).
+	reconcileEvery = time.Hour
 )
 
 // residency is the engine's state for pinning and eviction.
@@ -65,8 +71,8 @@ func kick(ch chan struct{}) {
 // runResidency runs the pinner and the evictor until ctx ends, and saves
 // the cache's access log on the way out.
 func (e *Engine) runResidency(ctx context.Context) {
-	if err := e.sweepOrphans(ctx, time.Now()); err != nil {
-		e.log.Warn("remove cache files left by a crash", "err", err)
+	if err := e.reconcileCache(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		e.log.Warn("measure the cache", "err", err)
 	}
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -104,31 +110,47 @@ func (e *Engine) runResidency(ctx context.Context) {
 	}
 }
 
-// sweepOrphans removes cache files that the index no longer knows (not a
-// current version, not in the trash): what a crash left between an
-// eviction's commit of Absent and its removal of the file. The directory is
-// listed before the index is read, and a cache file is created only after
-// its index row is committed, so nothing listed can be newer than what the
-// index then says. A file opened since `since` is kept: an open handle may
-// still read an old version.
-func (e *Engine) sweepOrphans(ctx context.Context, since time.Time) error {
-	files, _, err := e.cache.Scan()
+// reconcileCache sets the cache's running usage total from a walk of its
+// directory, if it needs one: after a daemon that did not stop cleanly (the
+// total may be off), or when the last walk is older than reconcileEvery.
+// After an unclean stop the same walk sweeps orphans (sweepOrphans).
+func (e *Engine) reconcileCache(ctx context.Context, since time.Time) error {
+	_, known := e.cache.Used()
+	unclean := e.cache.Unclean()
+	if known && !unclean && time.Since(e.cache.LastWalk()) < reconcileEvery {
+		return nil
+	}
+	var visit func([]cache.File) error
+	if unclean {
+		visit = func(files []cache.File) error { return e.sweepOrphans(ctx, files, since) }
+	}
+	start := time.Now()
+	used, err := e.cache.ReconcileUsage(ctx, visit)
 	if err != nil {
 		return err
 	}
-	known, trash, err := e.idx.KnownCacheFiles(ctx)
+	e.log.Info("measured the cache", "bytes", used, "swept", unclean, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// sweepOrphans removes, of one batch of a cache walk, the cache files that
+// the index no longer knows (not a current version, not in the trash): what
+// a crash left between an eviction's commit of Absent and its removal of
+// the file. The batch is listed before the index is read, and a cache file
+// is created only after its index row is committed, so nothing listed can
+// be newer than what the index then says. A file opened since `since` is
+// kept: an open handle may still read an old version.
+func (e *Engine) sweepOrphans(ctx context.Context, files []cache.File, since time.Time) error {
+	keys := make([]index.CacheKey, len(files))
+	for i, f := range files {
+		keys[i] = index.CacheKey{Ino: f.Key.Ino, Cver: f.Key.Cver}
+	}
+	known, err := e.idx.KnownKeys(ctx, keys)
 	if err != nil {
 		return err
 	}
-	keep := make(map[cache.Key]bool, len(known)+len(trash))
-	for _, k := range known {
-		keep[cache.Key{Ino: k.Key.Ino, Cver: k.Key.Cver}] = true
-	}
-	for _, k := range trash {
-		keep[cache.Key{Ino: k.Ino, Cver: k.Cver}] = true
-	}
-	for _, f := range files {
-		if keep[f.Key] {
+	for i, f := range files {
+		if known[i] {
 			continue
 		}
 		if t, ok := e.cache.LastAccess(f.Key); ok && !t.Before(since) {
@@ -227,18 +249,21 @@ type EvictReport struct {
 func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 	defer e.maybeSaveAccess()
 	rep := EvictReport{Budget: e.opts.CacheBudget}
+	// The cache's running total, not a walk of its directory: a walk runs
+	// only when the total is not trusted or is due again.
+	used, known := e.cache.RefreshUsage()
+	if !known || time.Since(e.cache.LastWalk()) >= reconcileEvery {
+		var err error
+		if used, err = e.cache.ReconcileUsage(ctx, nil); err != nil {
+			return rep, err
+		}
+	}
+	rep.Before, rep.After = used, used
 	short := e.diskShort()
 	if rep.Budget <= 0 && short == 0 {
-		return rep, nil // no budget: status measures the cache itself
+		e.noteUsage(used, 0)
+		return rep, nil
 	}
-	files, _, err := e.cache.Scan()
-	if err != nil {
-		return rep, err
-	}
-	for _, f := range files {
-		rep.Before += f.Bytes
-	}
-	rep.After = rep.Before
 	over := func() bool { return (rep.Budget > 0 && rep.After > rep.Budget) || rep.Before-rep.After < short }
 	if !over() {
 		e.noteUsage(rep.After, 0)
@@ -249,21 +274,15 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 	if _, err := e.idx.InheritPins(); err != nil {
 		return rep, err
 	}
-	cands, err := e.idx.EvictionCandidates()
+	victims, err := e.evictionOrder()
 	if err != nil {
 		return rep, err
 	}
-	ok := make(map[cache.Key]bool, len(cands))
-	for _, c := range cands {
-		ok[cache.Key{Ino: c.Key.Ino, Cver: c.Key.Cver}] = true
-	}
-	files = slices.DeleteFunc(files, func(f cache.File) bool { return !ok[f.Key] })
-	slices.SortFunc(files, func(a, b cache.File) int { return a.Used.Compare(b.Used) })
-	for _, f := range files {
+	for _, v := range victims {
 		if !over() || ctx.Err() != nil {
 			break
 		}
-		old, err := e.idx.MarkAbsent(f.Key.Ino)
+		old, err := e.idx.MarkAbsent(v.Ino)
 		switch {
 		case errors.Is(err, index.ErrBusy), errors.Is(err, index.ErrPinned), errors.Is(err, index.ErrIllegalTransition), errors.Is(err, index.ErrNotExist):
 			continue // opened, pinned, written or deleted since the candidates were listed
@@ -272,18 +291,20 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 		}
 		// The index says Absent; the cache file is still there.
 		killpoint.Reach(killpoint.PointEvictMiddle)
+		before, _ := e.cache.Used()
 		if err := e.cache.Remove(cache.Key{Ino: old.Ino, Cver: old.Cver}); err != nil {
 			return rep, err
 		}
-		if old.Cver != f.Key.Cver {
+		after, _ := e.cache.Used()
+		rep.After -= before - after
+		if old.Cver != v.Cver {
 			// Another version was current by then; its file is the one freed.
 			continue
 		}
-		rep.After -= f.Bytes
 		rep.Evicted++
 		e.res.mu.Lock()
 		e.res.evicted++
-		e.res.freed += f.Bytes
+		e.res.freed += before - after
 		e.res.mu.Unlock()
 	}
 	var unevicting int64
@@ -298,6 +319,46 @@ func (e *Engine) EnforceBudget(ctx context.Context) (EvictReport, error) {
 	}
 	e.noteUsage(rep.After, unevicting)
 	return rep, nil
+}
+
+// evictionOrder returns the cache keys the evictor may free, least recently
+// used first. A key's last use comes from the cache's access log; a
+// Resident file the log does not know (its entry lost in a crash) is
+// stat'ed for its cache file's modification time. An Absent file the log
+// does not know has no fetched ranges, as far as the cache remembers: it is
+// left out, so that a round over a tree of a million Absent files does not
+// stat each.
+func (e *Engine) evictionOrder() ([]cache.Key, error) {
+	cands, err := e.idx.EvictionCandidates()
+	if err != nil {
+		return nil, err
+	}
+	type victim struct {
+		key  cache.Key
+		used time.Time
+	}
+	vs := make([]victim, 0, len(cands))
+	for _, c := range cands {
+		k := cache.Key{Ino: c.Key.Ino, Cver: c.Key.Cver}
+		t, ok := e.cache.LastAccess(k)
+		if !ok {
+			if c.State != index.StateResident {
+				continue
+			}
+			fi, err := os.Stat(e.cache.Path(k))
+			if err != nil {
+				continue // no cache file: nothing to free
+			}
+			t = fi.ModTime()
+		}
+		vs = append(vs, victim{key: k, used: t})
+	}
+	slices.SortFunc(vs, func(a, b victim) int { return a.used.Compare(b.used) })
+	out := make([]cache.Key, len(vs))
+	for i, v := range vs {
+		out[i] = v.key
+	}
+	return out, nil
 }
 
 // diskLow is the free space below which the cache disk counts as full.
@@ -362,6 +423,9 @@ func (e *Engine) maybeSaveAccess() {
 	if due {
 		if err := e.cache.SaveAccess(); err != nil {
 			e.log.Warn("save cache access log", "err", err)
+		}
+		if err := e.cache.SaveUsage(); err != nil {
+			e.log.Warn("save cache usage", "err", err)
 		}
 	}
 }

@@ -64,9 +64,12 @@ func cacheBudget(flag, cacheDir string, c *cache.Cache) (int64, error) {
 		}
 		return n, nil
 	}
-	used, err := c.Usage()
-	if err != nil {
-		return 0, fmt.Errorf("measure the cache: %w", err)
-	}
+	// The cache's running total, not a walk of its directory (which took
+	// most of a mount with a million files). If the total is not trusted
+	// yet (the last daemon did not stop cleanly), it is the last figure
+	// saved: the budget is a quarter of the disk either way, and a wrong
+	// guess of what the cache already holds moves it by a quarter of the
+	// error.
+	used, _ := c.Used()
 	return defaultBudget(cacheDir, used)
 }

@@ -67,7 +67,7 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	used, _ := d.cache.Usage()
+	used, _ := d.cache.Used()
 	json.NewEncoder(w).Encode(statusReply{Mountpoint: d.mnt, Store: d.loc.String(), CacheDir: d.cacheDir, CacheBytes: used, Engine: d.eng.Status(), Index: st, Residency: d.eng.Residency()})
 }
 

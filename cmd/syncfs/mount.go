@@ -528,6 +528,13 @@ func (d *daemon) close() {
 	if d.fsys != nil {
 		d.fsys.Close()
 	}
+	if d.cache != nil {
+		// After the engine has stopped and the kernel let go: nothing
+		// writes to the cache any more, so its usage figure is final.
+		if err := d.cache.Close(); err != nil && d.log != nil {
+			d.log.Warn("close the cache", "err", err)
+		}
+	}
 	if d.idx != nil {
 		d.idx.Close()
 	}

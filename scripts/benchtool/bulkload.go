@@ -256,7 +256,7 @@ func loadDevice(ctx context.Context, storeDir, cacheDir string, pass []byte, l s
 	if err := eng.SetIdle(ctx, false); err != nil {
 		return fmt.Errorf("bulkload: %w", err)
 	}
-	if err := c.SaveAccess(); err != nil {
+	if err := c.Close(); err != nil {
 		return fmt.Errorf("bulkload: %w", err)
 	}
 	return nil
