@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,5 +107,81 @@ func TestScan(t *testing.T) {
 	}
 	if _, stray, _ := c.Scan(); len(stray) != 0 {
 		t.Fatalf("stray after removal: %q", stray)
+	}
+}
+
+// TestAccessLogMerge: saves merge new uses and removals into the saved
+// log; what a save leaves is what a new Cache reads, and the uses of an
+// old cache's access.json are taken over once.
+func TestAccessLogMerge(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	c, err := NewWithOptions(dir, nil, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[Key]int64{}
+	rng := rand.New(rand.NewSource(3))
+	for round := range 5 {
+		for range 200 {
+			k := Key{Ino: uint64(rng.Intn(300)), Cver: int64(rng.Intn(3))}
+			if rng.Intn(4) == 0 {
+				c.access.forget(k)
+				delete(want, k)
+				continue
+			}
+			now = now.Add(time.Second)
+			c.Touch(k)
+			want[k] = now.UnixNano()
+		}
+		if round%2 == 0 {
+			if err := c.SaveAccess(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c2, err := New(dir, nil)
+		check := func(name string, c *Cache) {
+			for ino := range 300 {
+				for cver := range 3 {
+					k := Key{Ino: uint64(ino), Cver: int64(cver)}
+					got, ok := c.LastAccess(k)
+					w, wok := want[k]
+					if ok != wok || (ok && got.UnixNano() != w) {
+						t.Fatalf("round %d, %s: %s at %v (%v), want %d (%v)", round, name, k, got, ok, w, wok)
+					}
+				}
+			}
+		}
+		check("live", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round%2 == 0 {
+			check("reloaded", c2)
+		}
+	}
+	// An access.json from before: its uses are read, and the first save
+	// replaces it.
+	old := t.TempDir()
+	if err := os.WriteFile(filepath.Join(old, accessJSON), []byte(`{"5-1": 42, "7-2": 43, "bad": 1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c3, err := New(old, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm, ok := c3.LastAccess(Key{Ino: 7, Cver: 2}); !ok || tm.UnixNano() != 43 {
+		t.Fatalf("use from access.json: %v %v", tm, ok)
+	}
+	if err := c3.SaveAccess(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(old, accessJSON)); !os.IsNotExist(err) {
+		t.Fatalf("access.json still there: %v", err)
+	}
+	c4, _ := New(old, nil)
+	if tm, ok := c4.LastAccess(Key{Ino: 5, Cver: 1}); !ok || tm.UnixNano() != 42 {
+		t.Fatalf("use from access.json after a save: %v %v", tm, ok)
 	}
 }

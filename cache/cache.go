@@ -86,7 +86,7 @@ func NewWithOptions(dir string, f Fetcher, o Options) (*Cache, error) {
 	case o.Reserve < 0:
 		o.Reserve = 0
 	}
-	c := &Cache{dir: dir, fetcher: f, now: o.Now, reserve: o.Reserve, access: loadAccessLog(filepath.Join(dir, accessFile)),
+	c := &Cache{dir: dir, fetcher: f, now: o.Now, reserve: o.Reserve, access: loadAccessLog(dir),
 		usage: loadUsage(dir), entries: map[Key]*entry{}}
 	// From here on a crash must not leave a figure marked clean: say
 	// unclean, durably, before anything changes (Close says clean again).

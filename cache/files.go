@@ -43,16 +43,22 @@ func (c *Cache) Scan() (files []File, stray []string, err error) {
 			f := &files[i]
 			f.Bytes += b.Bytes
 			if b.HasData {
-				f.HasData, f.Size = true, b.Size
-				if _, logged := c.LastAccess(f.Key); !logged {
-					f.Used = b.Used
-				}
+				f.HasData, f.Size, f.Used = true, b.Size, b.Used
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	keys := make([]Key, len(files))
+	for i := range files {
+		keys[i] = files[i].Key
+	}
+	for i, t := range c.LastUses(keys) {
+		if !t.IsZero() {
+			files[i].Used = t
+		}
 	}
 	return files, stray, nil
 }

@@ -350,9 +350,9 @@ func (c *Cache) Close() error {
 // Walk lists the cache directory in batches of at most walkBatch entries,
 // calling fn with each: the keys that have a cache file or a ranges file
 // (one File per name: a key whose two names fall in different batches is
-// in both), and the names that are neither. Used is from the access log,
-// else the file's modification time. Unlike Scan, it never holds more than
-// a batch.
+// in both), and the names that are neither. Used is the cache file's
+// modification time (LastUses has the access log's). Unlike Scan, it never
+// holds more than a batch.
 func (c *Cache) Walk(ctx context.Context, fn func(files []File, stray []string) error) error {
 	dir := filepath.Join(c.dir, "data")
 	d, err := os.Open(dir)
@@ -382,13 +382,6 @@ func (c *Cache) Walk(ctx context.Context, fn func(files []File, stray []string) 
 			}
 			files = append(files, f)
 		}
-		c.access.mu.Lock()
-		for i := range files {
-			if t, ok := c.access.last[files[i].Key]; ok {
-				files[i].Used = time.Unix(0, t)
-			}
-		}
-		c.access.mu.Unlock()
 		if len(files) > 0 || len(stray) > 0 {
 			if err := fn(files, stray); err != nil {
 				return err

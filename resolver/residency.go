@@ -149,11 +149,22 @@ func (e *Engine) sweepOrphans(ctx context.Context, files []cache.File, since tim
 	if err != nil {
 		return err
 	}
+	var orphans []cache.File
 	for i, f := range files {
-		if known[i] {
-			continue
+		if !known[i] {
+			orphans = append(orphans, f)
 		}
-		if t, ok := e.cache.LastAccess(f.Key); ok && !t.Before(since) {
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	okeys := make([]cache.Key, len(orphans))
+	for i, f := range orphans {
+		okeys[i] = f.Key
+	}
+	uses := e.cache.LastUses(okeys)
+	for i, f := range orphans {
+		if !uses[i].IsZero() && !uses[i].Before(since) {
 			continue
 		}
 		if err := e.cache.Remove(f.Key); err != nil {
@@ -337,11 +348,15 @@ func (e *Engine) evictionOrder() ([]cache.Key, error) {
 		key  cache.Key
 		used time.Time
 	}
+	keys := make([]cache.Key, len(cands))
+	for i, c := range cands {
+		keys[i] = cache.Key{Ino: c.Key.Ino, Cver: c.Key.Cver}
+	}
+	uses := e.cache.LastUses(keys) // one pass over the saved log for all
 	vs := make([]victim, 0, len(cands))
-	for _, c := range cands {
-		k := cache.Key{Ino: c.Key.Ino, Cver: c.Key.Cver}
-		t, ok := e.cache.LastAccess(k)
-		if !ok {
+	for i, c := range cands {
+		k, t := keys[i], uses[i]
+		if t.IsZero() {
 			if c.State != index.StateResident {
 				continue
 			}
