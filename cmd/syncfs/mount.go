@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -339,6 +340,10 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 		return nil, err
 	}
 	d.repo = repo
+	// The passphrase's KDF area (64 MiB) is garbage now: give it back
+	// before the engine's start-up reads the index, rather than let the
+	// heap grow on top of it.
+	debug.FreeOSMemory()
 	if d.cache, err = cache.New(d.cacheDir, nil); err != nil {
 		return nil, err
 	}
@@ -396,6 +401,9 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 		return nil, fmt.Errorf("%w: %w", errBadMountpoint, err)
 	}
 	d.srv = srv
+	// What start-up read (the engine's recovery of staged sizes, the
+	// first pull) is garbage too.
+	debug.FreeOSMemory()
 	d.log.Info("mounted", "mountpoint", mnt, "store", loc.String(), "device", d.idx.Device(), "cache", d.cacheDir)
 	return d, nil
 }
