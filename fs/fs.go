@@ -195,6 +195,22 @@ func (fsys *FS) ctx(cancel <-chan struct{}) (context.Context, context.CancelFunc
 	return ctx, stop
 }
 
+// fillAttrSynced is fillAttr for a caught up with the cache file: read
+// after syncWrites and checkAtime took in what passthrough handles did (a
+// note made by another request before that is in a, since both run under
+// fsys.mu). Only what they find since costs a second read.
+func (fsys *FS) fillAttrSynced(a index.Attr, out *fuse.Attr) {
+	if a.IsRegular() && fsys.ptWriters.Load()+fsys.atimeWatches.Load() > 0 {
+		wrote := fsys.syncWrites(a.Ino)
+		if read := fsys.checkAtime(a.Ino); wrote || read {
+			if b, err := fsys.idx.GetAttr(a.Ino); err == nil {
+				a = b
+			}
+		}
+	}
+	fsys.fillAttrOnly(a, out)
+}
+
 func (fsys *FS) fillAttr(a index.Attr, out *fuse.Attr) {
 	if a.IsRegular() && fsys.ptWriters.Load()+fsys.atimeWatches.Load() > 0 && fsys.passthroughOpen(a.Ino) {
 		// The kernel read or wrote the cache file itself: report what
@@ -205,6 +221,11 @@ func (fsys *FS) fillAttr(a index.Attr, out *fuse.Attr) {
 			a = b
 		}
 	}
+	fsys.fillAttrOnly(a, out)
+}
+
+// fillAttrOnly copies a into out.
+func (fsys *FS) fillAttrOnly(a index.Attr, out *fuse.Attr) {
 	out.Ino = a.Ino
 	out.Size = uint64(a.Size)
 	out.Blocks = fsys.blocks(a)

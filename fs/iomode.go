@@ -190,23 +190,24 @@ func (fsys *FS) releaseIO(h *handle) {
 // syncWrites tells the index what passthrough writers of ino wrote since it
 // last looked: the cache file's size, and its modification time if the file
 // changed. It costs nothing when no passthrough writer is open.
-func (fsys *FS) syncWrites(ino uint64) {
+func (fsys *FS) syncWrites(ino uint64) (changed bool) {
 	if fsys.ptWriters.Load() == 0 {
-		return
+		return false
 	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	io := fsys.io[ino]
 	if io == nil || io.ptWriters == 0 {
-		return
+		return false
 	}
 	id := statID(fsys.cache.Path(cache.Key{Ino: ino, Cver: io.backingCver}))
 	if id.size < 0 || id == io.seen {
-		return
+		return false
 	}
 	io.seen = id
 	fsys.idx.NoteWrite(ino, id.size, id.mtime)
 	fsys.changes.Add(1)
+	return true
 }
 
 // passthroughOpen reports whether passthrough handles of ino are open.
@@ -265,15 +266,15 @@ func (fsys *FS) watchAtime(ino uint64) {
 // checkAtime moves ino's access time (by relatime's rule, in the index) if
 // a passthrough read happened since watchAtime. It costs nothing when no
 // watch is set.
-func (fsys *FS) checkAtime(ino uint64) {
+func (fsys *FS) checkAtime(ino uint64) (changed bool) {
 	if fsys.atimeWatches.Load() == 0 {
-		return
+		return false
 	}
 	fsys.mu.Lock()
 	io := fsys.io[ino]
 	if io == nil || !io.atimeWatch {
 		fsys.mu.Unlock()
-		return
+		return false
 	}
 	var st unix.Stat_t
 	read := unix.Stat(fsys.cache.Path(cache.Key{Ino: ino, Cver: io.backingCver}), &st) == nil && st.Atim.Nano() > 0
@@ -287,6 +288,7 @@ func (fsys *FS) checkAtime(ino uint64) {
 			fsys.log.Error("access time", "ino", ino, "err", err)
 		}
 	}
+	return read
 }
 
 // forgetIO drops what is known of the kernel's view of ino once the kernel

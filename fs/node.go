@@ -39,11 +39,13 @@ func (fsys *FS) Forget(nodeid, nlookup uint64) {
 // GetAttr returns an inode's attributes.
 func (fsys *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
 	defer fsys.track(opGetAttr, time.Now())
+	fsys.syncWrites(in.NodeId)
+	fsys.checkAtime(in.NodeId)
 	a, err := fsys.idx.GetAttr(in.NodeId)
 	if err != nil {
 		return fsys.status("getattr", err)
 	}
-	fsys.fillAttr(a, &out.Attr)
+	fsys.fillAttrSynced(a, &out.Attr)
 	out.SetTimeout(fsys.opts.AttrTimeout)
 	return fuse.OK
 }
@@ -81,7 +83,7 @@ func (fsys *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		return fsys.status("setattr", err)
 	}
 	fsys.resyncWrites(in.NodeId) // before fillAttr looks at the cache file
-	fsys.fillAttr(a, &out.Attr)
+	fsys.fillAttrSynced(a, &out.Attr)
 	out.SetTimeout(fsys.opts.AttrTimeout)
 	return fuse.OK
 }

@@ -65,8 +65,20 @@ type pendingAttr struct {
 	size  int64
 	sized bool // size holds the file's size (else it must be read first)
 	mtime int64
-	dirty bool  // size and mtime are to be committed
+	dirty bool  // size and mtime (and meta, if set) are to be committed
 	atime int64 // an access time to write, or 0
+
+	// meta is a coalesced change of mode, owner or times made while the
+	// file was open for writing (setAttrPendingLocked); it implies dirty.
+	// Its times replace the row's, and the writes' mtime then counts
+	// from them.
+	meta *pendingMeta
+}
+
+// pendingMeta is the mode, owner and times a coalesced SETATTR left.
+type pendingMeta struct {
+	mode, uid, gid      uint32
+	atime, mtime, ctime int64
 }
 
 // idle reports whether the entry holds nothing to commit.
@@ -90,6 +102,11 @@ func (db *DB) applyOverlay(a *Attr) {
 	p := db.overlay[a.Ino]
 	if p == nil {
 		return
+	}
+	if m := p.meta; m != nil {
+		a.Mode = a.Mode&syscall.S_IFMT | m.mode&0o7777
+		a.UID, a.GID = m.uid, m.gid
+		a.Atime, a.Mtime, a.Ctime = m.atime, m.mtime, m.ctime
 	}
 	if p.atime != 0 {
 		a.Atime = p.atime
@@ -146,6 +163,9 @@ type SetAttrIn struct {
 func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if a, ok, err := db.setAttrPendingLocked(ino, in); ok || err != nil {
+		return a, err
+	}
 	var out Attr
 	err := db.write(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
@@ -239,6 +259,110 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 		db.dropAtimeLocked(ino)
 	}
 	return out, err
+}
+
+// setAttrPendingLocked coalesces a change of mode, owner or times of a
+// regular file open for writing into its overlay, like its writes' sizes:
+// tar and cp -p set all three on every file between its last write and
+// close, and each was a transaction and a new version of its own (half of
+// what extracting a file cost). The change is committed with the writes (at
+// flush, release, fsync or the periodic flush), and before any other write
+// transaction, which then never reads or overwrites a stale row; until then
+// every attribute read merges it (applyOverlay). ok is false when the change
+// is not one to hold: a size, a file not open for writing, not Staged, or
+// one whose mode has an access ACL to follow (chmodACLTx).
+func (db *DB) setAttrPendingLocked(ino uint64, in SetAttrIn) (a Attr, ok bool, err error) {
+	if in.Size != nil || in.Ctime != nil {
+		return Attr{}, false, nil
+	}
+	if h := db.handles[ino]; h == nil || h.writers == 0 {
+		return Attr{}, false, nil
+	}
+	if in.Mode != nil && !db.noXattr.has(ino) {
+		return Attr{}, false, nil
+	}
+	a, err = db.getAttrTx(db.w, ino)
+	if err != nil {
+		return Attr{}, false, err
+	}
+	if !a.IsRegular() || a.State != StateStaged || a.IsTmpfile() {
+		return Attr{}, false, nil
+	}
+	now := db.now().UnixNano()
+	if in.Mode != nil {
+		a.Mode = a.Mode&syscall.S_IFMT | *in.Mode&0o7777
+	}
+	if in.UID != nil {
+		a.UID = *in.UID
+	}
+	if in.GID != nil {
+		a.GID = *in.GID
+	}
+	if in.Atime != nil {
+		a.Atime = *in.Atime
+	}
+	if in.AtimeNow {
+		a.Atime = now
+	}
+	if in.Mtime != nil {
+		a.Mtime = *in.Mtime
+	}
+	if in.MtimeNow {
+		a.Mtime = now
+	}
+	a.Ctime = now
+	p := db.overlay[ino]
+	if p == nil {
+		p = &pendingAttr{}
+		db.overlay[ino] = p
+	}
+	if !p.sized {
+		p.size, p.sized = a.Size, true
+	}
+	if in.Mtime != nil || in.MtimeNow || !p.dirty {
+		// A time set now replaces the time of writes before it (tar
+		// writes, then sets the archive's time before it closes).
+		p.mtime = a.Mtime
+	}
+	if in.Atime != nil || in.AtimeNow {
+		p.atime = 0 // the time set replaces an access time not yet written
+	}
+	p.meta = &pendingMeta{mode: a.Mode, uid: a.UID, gid: a.GID, atime: a.Atime, mtime: a.Mtime, ctime: a.Ctime}
+	p.dirty = true
+	db.metaPending[ino] = struct{}{}
+	return a, true, nil
+}
+
+// pendingMetaInos lists the inodes with a coalesced attribute change.
+func (db *DB) pendingMetaInos() []uint64 {
+	if len(db.metaPending) == 0 {
+		return nil
+	}
+	inos := make([]uint64, 0, len(db.metaPending))
+	for ino := range db.metaPending {
+		inos = append(inos, ino)
+	}
+	return inos
+}
+
+// flushMetaTx commits the overlays of inos (each with a coalesced
+// attribute change) in tx.
+func (db *DB) flushMetaTx(tx txn, inos []uint64) error {
+	for _, ino := range inos {
+		if p := db.overlay[ino]; p != nil && p.dirty {
+			if err := db.flushTx(tx, ino, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flushedAll notes that the overlays of inos were committed.
+func (db *DB) flushedAll(inos []uint64) {
+	for _, ino := range inos {
+		db.flushed(ino)
+	}
 }
 
 // day is relatime's longest wait between access time updates.
@@ -394,32 +518,61 @@ func (db *DB) flushLocked(ino uint64) error {
 		return nil
 	}
 	err := db.write(func(tx txn) error {
-		res, err := tx.Exec(`UPDATE inodes SET size=?, mtime=max(mtime, ?), ctime=max(ctime, ?) WHERE ino=?`, p.size, p.mtime, p.mtime, ino)
-		if err != nil {
-			return fmt.Errorf("flush inode %d: %w", ino, err)
+		if p.meta != nil {
+			return nil // write committed it first
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		var st State
-		var nlink uint32
-		if err := tx.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&st, &nlink); err != nil {
-			return fmt.Errorf("flush inode %d: %w", ino, err)
-		}
-		if st == StateTombstoned || (Attr{State: st, Nlink: nlink}).IsTmpfile() {
-			return nil
-		}
-		return db.bumpFile(tx, ino, true)
+		return db.flushTx(tx, ino, p)
 	})
 	if err != nil {
 		return err
 	}
+	db.flushed(ino)
+	return nil
+}
+
+// flushTx commits ino's pending write effects p in tx: its size and mtime,
+// and a coalesced attribute change, as one new version.
+func (db *DB) flushTx(tx txn, ino uint64, p *pendingAttr) error {
+	var res sql.Result
+	var err error
+	if m := p.meta; m != nil {
+		// The change's times replace the row's; writes after it count
+		// from them.
+		res, err = tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, atime=?, size=?, mtime=max(?, ?), ctime=max(?, ?) WHERE ino=?`,
+			m.mode, m.uid, m.gid, m.atime, p.size, m.mtime, p.mtime, m.ctime, p.mtime, ino)
+	} else {
+		res, err = tx.Exec(`UPDATE inodes SET size=?, mtime=max(mtime, ?), ctime=max(ctime, ?) WHERE ino=?`, p.size, p.mtime, p.mtime, ino)
+	}
+	if err != nil {
+		return fmt.Errorf("flush inode %d: %w", ino, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	var st State
+	var nlink uint32
+	if err := tx.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&st, &nlink); err != nil {
+		return fmt.Errorf("flush inode %d: %w", ino, err)
+	}
+	if st == StateTombstoned || (Attr{State: st, Nlink: nlink}).IsTmpfile() {
+		return nil
+	}
+	return db.bumpFile(tx, ino, true)
+}
+
+// flushed notes that ino's pending write effects were committed.
+func (db *DB) flushed(ino uint64) {
+	delete(db.metaPending, ino)
+	p := db.overlay[ino]
+	if p == nil {
+		return
+	}
 	p.dirty = false
+	p.meta = nil
 	db.flushes++
 	if h := db.handles[ino]; p.idle() && (h == nil || h.writers == 0) {
 		delete(db.overlay, ino)
 	}
-	return nil
 }
 
 // readAttr runs a lock-free read of inode rows and merges the overlay. A row

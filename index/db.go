@@ -153,10 +153,13 @@ type DB struct {
 	mu      sync.Mutex
 	handles map[uint64]*handleCount // open/write-open/lookup counts by ino
 	overlay map[uint64]*pendingAttr // coalesced size/mtime of files being written
-	outGen  int64                   // generation counter for outbox rows
-	hlcLast int64                   // last hybrid logical clock value issued
-	flushes uint64                  // overlay commits so far: readers retry if it moved (see readAttr)
-	created []uint64                // inodes made without attributes by the open transaction (for noXattr)
+	// metaPending holds the inodes whose overlay has a coalesced change of
+	// mode, owner or times (setAttrPendingLocked): write commits them first.
+	metaPending map[uint64]struct{}
+	outGen      int64    // generation counter for outbox rows
+	hlcLast     int64    // last hybrid logical clock value issued
+	flushes     uint64   // overlay commits so far: readers retry if it moved (see readAttr)
+	created     []uint64 // inodes made without attributes by the open transaction (for noXattr)
 
 	noXattr *noXattr // inodes known to have no extended attribute
 
@@ -181,7 +184,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
 	r.SetMaxOpenConns(8)
-	db := &DB{w: w, r: r, now: opts.Now, handles: map[uint64]*handleCount{}, overlay: map[uint64]*pendingAttr{}, feed: newFeed(), noXattr: newNoXattr()}
+	db := &DB{w: w, r: r, now: opts.Now, handles: map[uint64]*handleCount{}, overlay: map[uint64]*pendingAttr{}, metaPending: map[uint64]struct{}{}, feed: newFeed(), noXattr: newNoXattr()}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -206,6 +209,9 @@ func (db *DB) init(opts Options) error {
 	}
 	if _, err := db.w.Exec(schema); err != nil {
 		return fmt.Errorf("create index schema: %w", err)
+	}
+	if err := initClaimsSchema(db.w); err != nil {
+		return err
 	}
 	if _, err := db.w.Exec(fmt.Sprintf("PRAGMA user_version=%d", schemaVersion)); err != nil {
 		return fmt.Errorf("create index schema: %w", err)
@@ -399,9 +405,24 @@ func (t connTx) QueryRow(query string, args ...any) *sql.Row {
 }
 
 // write runs fn in one write transaction on the writer connection
-// (withWrite); a full disk is reported as ErrNoSpace.
+// (withWrite); a full disk is reported as ErrNoSpace. Attribute changes
+// held in the overlay (setAttrPendingLocked) are committed in the same
+// transaction first, so that fn never reads or overwrites a stale row.
 func (db *DB) write(fn func(tx txn) error) error {
-	return noSpace(db.withWrite(fn))
+	if len(db.metaPending) == 0 {
+		return noSpace(db.withWrite(fn))
+	}
+	inos := db.pendingMetaInos()
+	err := db.withWrite(func(tx txn) error {
+		if err := db.flushMetaTx(tx, inos); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if err == nil {
+		db.flushedAll(inos)
+	}
+	return noSpace(err)
 }
 
 // withWrite runs fn in one write transaction on the writer connection,
@@ -444,6 +465,11 @@ func (db *DB) withTx(fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	db.created = db.created[:0]
+	inos := db.pendingMetaInos()
+	if err := db.flushMetaTx(tx, inos); err != nil {
+		tx.Rollback()
+		return noSpace(err)
+	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return noSpace(err)
@@ -451,6 +477,7 @@ func (db *DB) withTx(fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return noSpace(fmt.Errorf("commit: %w", err))
 	}
+	db.flushedAll(inos)
 	// It may have written any inode's attributes (other devices' batches,
 	// checkpoints): nothing is known to have none any more.
 	db.noXattr.reset()

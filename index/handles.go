@@ -202,6 +202,7 @@ func (db *DB) purgeTx(tx txn, ino uint64) error {
 		return fmt.Errorf("purge %d: %w", ino, err)
 	}
 	delete(db.overlay, ino)
+	delete(db.metaPending, ino)
 	return nil
 }
 
