@@ -56,6 +56,9 @@ type Engine struct {
 	stats engineStats
 	res   residency // pinner and evictor state (residency.go)
 
+	// chunkBufs holds largest-chunk buffers between files (uploadContent).
+	chunkBufs sync.Pool
+
 	uploadMu sync.Mutex // held for one uploader round
 	pullMu   sync.Mutex // held for one puller round
 
