@@ -5,7 +5,6 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/cache"
@@ -309,7 +308,7 @@ func (fsys *FS) readsNeedNoAtime(a index.Attr, flags uint32) bool {
 	if flags&syscall.O_ACCMODE == syscall.O_WRONLY || flags&syscall.O_NOATIME != 0 {
 		return true
 	}
-	return a.Atime > a.Mtime && a.Atime > a.Ctime && now()-a.Atime < int64(24*time.Hour)
+	return !index.AtimeDue(a.Atime, a.Mtime, a.Ctime, now())
 }
 
 // cacheFileSize returns f's size, or -1 if it cannot be read.

@@ -368,6 +368,12 @@ func (db *DB) flushedAll(inos []uint64) {
 // day is relatime's longest wait between access time updates.
 const day = int64(24 * time.Hour)
 
+// AtimeDue is relatime's rule: a read at now moves the access time when it
+// is not after the modification and change times, or is a day old.
+func AtimeDue(atime, mtime, ctime, now int64) bool {
+	return atime <= mtime || atime <= ctime || now-atime >= day
+}
+
 // Accessed records that ino's content or listing was just read, under
 // relatime's rule: the access time moves only when it is not after the
 // modification and change times, or is a day old. The new time stays in
@@ -395,7 +401,7 @@ func (db *DB) Accessed(ino uint64) error {
 			mtime, ctime = max(mtime, p.mtime), max(ctime, p.mtime)
 		}
 	}
-	if atime > mtime && atime > ctime && now-atime < day {
+	if !AtimeDue(atime, mtime, ctime, now) {
 		return nil
 	}
 	if p == nil {
