@@ -44,7 +44,7 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 	defer db.mu.Unlock()
 	var st *applyState
 	err := db.withTx(func(tx *sql.Tx) error {
-		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]version{}}
+		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]lostAt{}}
 		if err := recordHistoryTx(tx, device, recs); err != nil {
 			return err
 		}
@@ -83,9 +83,16 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 
 // applyState is what applying one batch gathers as it goes.
 type applyState struct {
-	touched map[uint64]bool    // inodes whose links or names may have changed
-	changes []Change           // for the change feed
-	lost    map[uint64]version // inodes whose entry lost to a concurrent one: that entry's version
+	touched map[uint64]bool   // inodes whose links or names may have changed
+	changes []Change          // for the change feed
+	lost    map[uint64]lostAt // inodes whose entry lost to a concurrent one: that entry and version
+}
+
+// lostAt is the entry version whose child lost a name to a concurrent
+// version, and the entry (parent file ID and name) it lost at.
+type lostAt struct {
+	key string
+	v   version
 }
 
 // localFile is the local state of a file that a remote version meets.
@@ -407,6 +414,35 @@ func (db *DB) applyNewFileTx(tx *sql.Tx, f *FileRecord, remote version, st *appl
 		return err
 	}
 	st.touched[ino] = true
+	return db.settleDirEntriesTx(tx, ino, f, st)
+}
+
+// settleDirEntriesTx settles the entries already recorded under f, a
+// directory that has just come (back) here as inode ino: entries that
+// arrived while it was deleted here or not yet known.
+func (db *DB) settleDirEntriesTx(tx *sql.Tx, ino uint64, f *FileRecord, st *applyState) error {
+	if f.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return nil
+	}
+	rows, err := tx.Query("SELECT name FROM dentry_versions WHERE parent_fid=? ORDER BY name", f.ID)
+	if err != nil {
+		return fmt.Errorf("apply file %s: %w", f.ID, err)
+	}
+	var names [][]byte
+	for rows.Next() {
+		var n []byte
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("apply file %s: %w", f.ID, err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if err := db.settleEntryTx(tx, ino, f.ID, n, st); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -559,7 +595,11 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 	var pstate State
 	err := tx.QueryRow("SELECT ino, state FROM inodes WHERE file_id=?", d.Parent).Scan(&parent, &pstate)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && pstate == StateTombstoned {
-		return nil // the directory is gone here; nothing to name
+		// The directory is gone here (or not here yet): the entry is
+		// kept, naming nothing here, and settled if the directory comes
+		// back (another device wrote into it while it was deleted here:
+		// the new entries survive) or arrives (settleDirEntriesTx).
+		parent, err = 0, nil
 	}
 	if err != nil {
 		return fmt.Errorf("apply entry: %w", err)
@@ -571,48 +611,38 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 		return fmt.Errorf("apply entry: %w", err)
 	}
 	have := err == nil
-	local := parseVV(vvs)
-	var old uint64
-	err = tx.QueryRow("SELECT ino FROM dentries WHERE parent=? AND name=?", parent, d.Name).Scan(&old)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("apply entry: %w", err)
-	}
-	// An entry is a last-writer register: the version that is latest in
-	// one total order (hybrid time, author, then vector) wins, so devices
-	// agree whatever order versions arrive in. A vector is never merged
-	// into the register: two devices that merged the same versions could
-	// otherwise hold different winners under one vector. (Dominance
-	// implies a later hybrid time, since a device's clock moves past every
-	// time it has seen.) Records of one version (relinks keep the entry's
-	// version) are claims on it, settled together (claims.go).
-	rv, lv := version{d.VV, d.HLC, author}, version{local, hlc, ldev}
-	if err := addClaimTx(tx, d.Parent, d.Name, rv, d.Child); err != nil {
+	// An entry is settled from the set of its versions that no other
+	// supersedes, and the claims on each (claims.go): the version held is
+	// the winner among them, so devices agree whatever order versions
+	// arrive in. A vector is never merged into the version held: two
+	// devices that merged the same versions could otherwise hold
+	// different winners under one vector. (Dominance implies a later
+	// hybrid time, since a device's clock moves past every time it has
+	// seen.)
+	if err := addClaimTx(tx, d.Parent, d.Name, version{d.VV, d.HLC, author}, d.Child); err != nil {
 		return err
 	}
-	if have {
-		concurrent := d.VV.Compare(local) == Concurrent
-		switch {
-		case !later(rv, lv) && !later(lv, rv):
-			return db.settleEntryTx(tx, parent, d.Parent, d.Name, st)
-		case later(lv, rv):
-			if concurrent && child != 0 && child != old {
-				st.lost[child] = rv
-			}
-			return nil
-		}
-		if concurrent && old != 0 && old != child {
-			st.lost[old] = lv
+	if !have {
+		if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)`,
+			d.Parent, d.Name, d.VV.encode(), d.HLC, author, d.Child); err != nil {
+			return fmt.Errorf("apply entry: %w", err)
 		}
 	}
-	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)
-		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author, child=excluded.child`,
-		d.Parent, d.Name, d.VV.encode(), d.HLC, author, d.Child); err != nil {
+	if err := db.settleEntryTx(tx, parent, d.Parent, d.Name, st); err != nil {
+		return err
+	}
+	var nvvs, ndev string
+	var nhlc int64
+	if err := tx.QueryRow("SELECT vv, hlc, author FROM dentry_versions WHERE parent_fid=? AND name=?", d.Parent, d.Name).Scan(&nvvs, &nhlc, &ndev); err != nil {
 		return fmt.Errorf("apply entry: %w", err)
 	}
-	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+hex.EncodeToString(d.Name)); err != nil {
-		return fmt.Errorf("apply entry: %w", err)
+	if have && (nvvs != vvs || nhlc != hlc || ndev != ldev) {
+		// The version held lost: what of it was still to send is moot.
+		if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+d.Parent+":"+hex.EncodeToString(d.Name)); err != nil {
+			return fmt.Errorf("apply entry: %w", err)
+		}
 	}
-	return db.settleEntryTx(tx, parent, d.Parent, d.Name, st)
+	return nil
 }
 
 // fixNlinkTx recomputes an inode's link count from its entries.

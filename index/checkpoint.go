@@ -28,8 +28,10 @@ type Checkpoint struct {
 	// Held is, per file ID, the vector of the version a file holds when
 	// it differs from the record's (a vector with losers merged in).
 	Held map[string]VV `json:"held,omitempty"`
-	// Entries are every entry version, names that name nothing included,
-	// and every other child claimed under one (one record each).
+	// Entries are every entry version held, names that name nothing
+	// included, and every child claimed under a version of a name that no
+	// other version of it supersedes (one record each): the versions held
+	// and those that lost to them.
 	Entries []DentryRecord `json:"entries"`
 	// Tombstones are the deletions, each with the version it removed.
 	Tombstones []FileRecord `json:"tombstones"`
@@ -130,15 +132,16 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 		}
 	}
 
-	// Every entry version, then every other claim on it (claims.go): the
-	// same version naming another child.
+	// Every entry version held, and every claim (claims.go) on a version
+	// of its name that no other supersedes: the versions that lost to
+	// the one held are settled against later ones too.
 	rows, err = tx.QueryContext(ctx, `SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions
-		UNION SELECT c.parent_fid, c.name, c.vv, c.hlc, c.author, c.child FROM entry_claims c JOIN dentry_versions v
-			ON v.parent_fid=c.parent_fid AND v.name=c.name AND v.vv=c.vv AND v.hlc=c.hlc AND v.author=c.author
+		UNION SELECT parent_fid, name, vv, hlc, author, child FROM entry_claims
 		ORDER BY 1, 2, 6`)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
+	var ents []DentryRecord
 	for rows.Next() {
 		var d DentryRecord
 		var vvs, au string
@@ -152,9 +155,13 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 			// author: it must not become this device's version.
 			d.Dev = ""
 		}
-		c.Entries = append(c.Entries, d)
+		ents = append(ents, d)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	c.Entries = undominatedEntries(ents)
 
 	rows, err = tx.QueryContext(ctx, "SELECT file_id, vv, hlc, author, base_vv, base_hlc, base_author FROM tombstones ORDER BY file_id")
 	if err != nil {
@@ -218,7 +225,7 @@ func (db *DB) ApplyCheckpoint(c *Checkpoint) error {
 	defer db.mu.Unlock()
 	var st *applyState
 	err := db.withTx(func(tx *sql.Tx) error {
-		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]version{}}
+		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]lostAt{}}
 		hist := make([]Record, len(c.History))
 		for i := range c.History {
 			hist[i] = Record{File: &c.History[i]}
@@ -304,4 +311,31 @@ func keepTombstoneTx(tx *sql.Tx, f *FileRecord, held VV) (bool, error) {
 		return false, nil
 	}
 	return true, putDeletionTx(tx, f, f.VV, f.HLC, f.Dev)
+}
+
+// undominatedEntries drops the entry records whose version another version
+// of the same name dominates (superseded: settling never looks at them);
+// recs are grouped by name (parent and name), and their order is kept.
+func undominatedEntries(recs []DentryRecord) []DentryRecord {
+	out := recs[:0:0]
+	for i := 0; i < len(recs); {
+		j := i
+		for j < len(recs) && recs[j].Parent == recs[i].Parent && string(recs[j].Name) == string(recs[i].Name) {
+			j++
+		}
+		for k := i; k < j; k++ {
+			dominated := false
+			for m := i; m < j; m++ {
+				if recs[k].VV.Compare(recs[m].VV) == Before {
+					dominated = true
+					break
+				}
+			}
+			if !dominated {
+				out = append(out, recs[k])
+			}
+		}
+		i = j
+	}
+	return out
 }

@@ -228,8 +228,27 @@ func (d *simDevice) settledState() string {
 	q("file", `SELECT file_id, mode, vv, base_vv, hlc, author, home_parent, coalesce(home_name, x'') AS home_name, coalesce(content, x'') AS content FROM inodes WHERE state!=4 AND nlink>0`)
 	q("entry", `SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions`)
 	q("name", `SELECT p.file_id AS parent, d.name, c.file_id AS child FROM dentries d JOIN inodes p ON p.ino=d.parent JOIN inodes c ON c.ino=d.ino`)
-	q("claim", `SELECT c.parent_fid, c.name, c.vv, c.hlc, c.author, c.child FROM entry_claims c JOIN dentry_versions v
-		ON v.parent_fid=c.parent_fid AND v.name=c.name AND v.vv=c.vv AND v.hlc=c.hlc AND v.author=c.author`)
+	// Every claim on a version of a name that no other supersedes (what a
+	// checkpoint carries); superseded ones may wait here to be dropped.
+	rows, err := d.db.r.Query(`SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions
+		UNION SELECT parent_fid, name, vv, hlc, author, child FROM entry_claims ORDER BY 1, 2, 6`)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var ents []DentryRecord
+	for rows.Next() {
+		var e DentryRecord
+		var vvs string
+		if err := rows.Scan(&e.Parent, &e.Name, &vvs, &e.HLC, &e.Dev, &e.Child); err != nil {
+			d.t.Fatal(err)
+		}
+		e.VV = parseVV(vvs)
+		ents = append(ents, e)
+	}
+	rows.Close()
+	for _, e := range undominatedEntries(ents) {
+		lines = append(lines, fmt.Sprintf("claim %s %q %s %d %s %s", e.Parent, e.Name, e.VV.encode(), e.HLC, e.Dev, e.Child))
+	}
 	q("tomb", `SELECT file_id, vv, hlc, author, base_vv, base_hlc, base_author FROM tombstones`)
 	// A copy's loser as noted here is only the fallback of its first
 	// recorded version (Conflicts): a checkpoint notes the copy's current

@@ -2,6 +2,7 @@ package index
 
 import (
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"syscall"
@@ -12,18 +13,21 @@ import (
 // files linked there again by devices that found the name naming nothing
 // (its child deleted there, or no version at all). Each (version, child)
 // pair is a claim, kept in entry_claims whichever device made it and in
-// whatever order the records arrive. The child a name names
-// (dentry_versions.child, and the dentries row) is settled from the claims
-// on its current version and which files are live here (settleEntryTx):
-// a function of the set, so every device that has seen the same records
-// and the same deletions settles it the same way, and a file that dies or
-// comes back hands the name on or takes it again.
+// whatever order the records arrive; a version that names nothing is kept
+// too, with an empty child. A name is settled (settleEntryTx) from its
+// versions that no other supersedes and the claims on each, and from which
+// files are live and which are directories here: a function of the set, so
+// every device that has seen the same records and the same deletions
+// settles it the same way, a directory keeps the name against a file made
+// concurrently even where the file came later, and a file that dies or
+// comes back hands the name on or takes it again. The version held
+// (dentry_versions) is the winner; claims on superseded versions are
+// dropped.
 
-// addClaimTx records that the entry (pfid, name) at version v names child.
+// addClaimTx records that the entry (pfid, name) at version v names child
+// ("" for a version that names nothing: it is one of the name's versions
+// too, and may supersede others).
 func addClaimTx(tx *sql.Tx, pfid string, name []byte, v version, child string) error {
-	if child == "" {
-		return nil
-	}
 	if _, err := tx.Exec(`INSERT OR IGNORE INTO entry_claims(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)`,
 		pfid, name, v.vv.encode(), v.hlc, v.dev, child); err != nil {
 		return fmt.Errorf("entry claim: %w", err)
@@ -31,11 +35,133 @@ func addClaimTx(tx *sql.Tx, pfid string, name []byte, v version, child string) e
 	return nil
 }
 
-// settleEntryTx decides which child the entry (pfid, name) names, from the
-// claims on its current version: the live child with the largest file ID,
-// else a child not known here yet (the name names nothing until it comes,
-// but is taken), else none. It records the choice in dentry_versions and
-// links it under parent (the directory's inode), unlinking what was there.
+// entryCand is one version of a name not superseded by another, with the
+// child it settles on from its claims.
+type entryCand struct {
+	v      version
+	vvs    string // v.vv encoded, as stored
+	child  string // the live child with the largest file ID, else one not known here, else a deleted one
+	ino    uint64 // the child's inode, if live
+	dir    bool   // the child is a live directory
+	claims []string
+}
+
+// entryCandsTx returns the versions of the entry (pfid, name) that no other
+// known version dominates, each settled on a child, and, if prune, drops
+// the claims of the superseded ones.
+func entryCandsTx(tx *sql.Tx, pfid string, name []byte, prune bool) ([]*entryCand, error) {
+	rows, err := tx.Query(`SELECT c.vv, c.hlc, c.author, c.child,
+		coalesce((SELECT i.ino FROM inodes i WHERE i.file_id=c.child AND i.state!=?1), 0),
+		coalesce((SELECT (i.mode & 61440)=16384 FROM inodes i WHERE i.file_id=c.child AND i.state!=?1), 0),
+		EXISTS(SELECT 1 FROM inodes i WHERE i.file_id=c.child) OR EXISTS(SELECT 1 FROM tombstones t WHERE t.file_id=c.child)
+		FROM entry_claims c WHERE c.parent_fid=?2 AND c.name=?3`, StateTombstoned, pfid, name)
+	if err != nil {
+		return nil, fmt.Errorf("settle entry: %w", err)
+	}
+	type claim struct {
+		child string
+		ino   uint64
+		dir   bool
+		known bool
+	}
+	byVer := map[string]*entryCand{}
+	var order []string
+	claimsOf := map[string][]claim{}
+	for rows.Next() {
+		var vvs, dev string
+		var hlc int64
+		var c claim
+		if err := rows.Scan(&vvs, &hlc, &dev, &c.child, &c.ino, &c.dir, &c.known); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("settle entry: %w", err)
+		}
+		k := fmt.Sprintf("%s\x00%d\x00%s", vvs, hlc, dev)
+		if byVer[k] == nil {
+			byVer[k] = &entryCand{v: version{parseVV(vvs), hlc, dev}, vvs: vvs}
+			order = append(order, k)
+		}
+		if c.child != "" {
+			claimsOf[k] = append(claimsOf[k], c)
+		}
+	}
+	rows.Close()
+	var out []*entryCand
+	for _, k := range order {
+		a := byVer[k]
+		dominated := false
+		for _, k2 := range order {
+			if k2 != k && a.v.vv.Compare(byVer[k2].v.vv) == Before {
+				dominated = true
+				break
+			}
+		}
+		if dominated && prune {
+			if _, err := tx.Exec("DELETE FROM entry_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?", pfid, name, a.vvs, a.v.hlc, a.v.dev); err != nil {
+				return nil, fmt.Errorf("settle entry: %w", err)
+			}
+		}
+		if dominated {
+			continue
+		}
+		var live, unknown, dead claim
+		for _, c := range claimsOf[k] {
+			a.claims = append(a.claims, c.child)
+			switch {
+			case c.ino != 0:
+				if c.child > live.child {
+					live = c
+				}
+			case !c.known:
+				unknown.child = max(unknown.child, c.child)
+			default:
+				dead.child = max(dead.child, c.child)
+			}
+		}
+		switch {
+		case live.child != "":
+			a.child, a.ino, a.dir = live.child, live.ino, live.dir
+		case unknown.child != "":
+			a.child = unknown.child
+		default:
+			// Kept, though it names nothing: a relink of it not yet sent
+			// still carries the claim (dentryRecordTx).
+			a.child = dead.child
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// entryWinner picks the version a name settles on among versions none of
+// which supersedes another: the later one (later), unless it names a live
+// file that is not a directory while another names a live directory: then
+// the later of those (the directory keeps the name against a file made
+// concurrently). A function of the set, so the order versions arrive in
+// does not matter.
+func entryWinner(cands []*entryCand) *entryCand {
+	var w, d *entryCand
+	for _, c := range cands {
+		if w == nil || later(c.v, w.v) {
+			w = c
+		}
+		if c.dir && (d == nil || later(c.v, d.v)) {
+			d = c
+		}
+	}
+	if w != nil && w.ino != 0 && !w.dir && d != nil {
+		return d
+	}
+	return w
+}
+
+// settleEntryTx decides which version and child the entry (pfid, name)
+// settles on, from every version of it not superseded (entryCandsTx) and
+// the claims on each: the winner (entryWinner), naming its live child with
+// the largest file ID, else a child not known here yet (the name names
+// nothing until it comes, but is taken), else none. It records the choice
+// in dentry_versions and links it under parent (the directory's inode),
+// unlinking what was there; the live children of the losing versions are
+// left to be linked again under a conflict name made from their version.
 func (db *DB) settleEntryTx(tx *sql.Tx, parent uint64, pfid string, name []byte, st *applyState) error {
 	var vvs, dev, child string
 	var hlc int64
@@ -46,64 +172,94 @@ func (db *DB) settleEntryTx(tx *sql.Tx, parent uint64, pfid string, name []byte,
 	if err != nil {
 		return fmt.Errorf("settle entry: %w", err)
 	}
-	v := version{parseVV(vvs), hlc, dev}
-	// The child a local change made the version with is a claim too.
-	if err := addClaimTx(tx, pfid, name, v, child); err != nil {
+	// The version held (a local change made it with its child) is one
+	// of the versions too.
+	if err := addClaimTx(tx, pfid, name, version{parseVV(vvs), hlc, dev}, child); err != nil {
 		return err
 	}
-	rows, err := tx.Query(`SELECT c.child,
-		EXISTS(SELECT 1 FROM inodes i WHERE i.file_id=c.child AND i.state!=?),
-		EXISTS(SELECT 1 FROM inodes i WHERE i.file_id=c.child) OR EXISTS(SELECT 1 FROM tombstones t WHERE t.file_id=c.child)
-		FROM entry_claims c WHERE c.parent_fid=? AND c.name=? AND c.vv=? AND c.hlc=? AND c.author=?`,
-		StateTombstoned, pfid, name, v.vv.encode(), hlc, dev)
+	// While a version made here waits to be sent, what it supersedes is
+	// kept: if it loses before it is sent, it is dropped (dropUnsentTx),
+	// and what it superseded counts again, as it does elsewhere.
+	var pending bool
+	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM outbox WHERE key=?)", "d:"+pfid+":"+hex.EncodeToString(name)).Scan(&pending); err != nil {
+		return fmt.Errorf("settle entry: %w", err)
+	}
+	cands, err := entryCandsTx(tx, pfid, name, !pending)
+	if err != nil {
+		return err
+	}
+	w := entryWinner(cands)
+	if w == nil {
+		return nil
+	}
+	if w.vvs != vvs || w.v.hlc != hlc || w.v.dev != dev || w.child != child {
+		if _, err := tx.Exec("UPDATE dentry_versions SET vv=?, hlc=?, author=?, child=? WHERE parent_fid=? AND name=?",
+			w.vvs, w.v.hlc, w.v.dev, w.child, pfid, name); err != nil {
+			return fmt.Errorf("settle entry: %w", err)
+		}
+	}
+	if (w.vvs != vvs || w.v.hlc != hlc || w.v.dev != dev) && dev == db.device {
+		if err := db.dropUnsentTx(tx, pfid, name, vvs, hlc, dev); err != nil {
+			return err
+		}
+	}
+	key := pfid + "\x00" + string(name)
+	for _, c := range cands {
+		for _, ch := range c.claims {
+			if ch == w.child {
+				continue
+			}
+			// What lost here before and does not now is not kept as lost.
+			var ino uint64
+			if err := tx.QueryRow("SELECT ino FROM inodes WHERE file_id=? AND state!=?", ch, StateTombstoned).Scan(&ino); err == nil {
+				if l, ok := st.lost[ino]; ok && l.key == key {
+					delete(st.lost, ino)
+				}
+			}
+		}
+	}
+	for _, c := range cands {
+		if c == w || c.ino == 0 || c.child == w.child {
+			continue
+		}
+		// A live child of a losing version: linked again elsewhere, under
+		// a name made from this version (the latest, if it lost at
+		// several names).
+		if l, ok := st.lost[c.ino]; !ok || l.key == key || later(c.v, l.v) {
+			st.lost[c.ino] = lostAt{key: key, v: c.v}
+		}
+		st.touched[c.ino] = true
+	}
+	return db.linkEntryTx(tx, parent, name, w.ino, w.v, st)
+}
+
+// dropUnsentTx forgets the version (vvs, hlc, dev) of the entry (pfid,
+// name), made here, if it lost before it was sent: it is never sent (the
+// outbox sends the version held), so it is no longer one of the name's
+// versions here either, as it never is elsewhere. Nothing of it is lost:
+// its child has a record of its own and is linked again.
+func (db *DB) dropUnsentTx(tx *sql.Tx, pfid string, name []byte, vvs string, hlc int64, dev string) error {
+	key := "d:" + pfid + ":" + hex.EncodeToString(name)
+	res, err := tx.Exec("DELETE FROM outbox WHERE key=?", key)
 	if err != nil {
 		return fmt.Errorf("settle entry: %w", err)
 	}
-	var live, unknown, dead string
-	for rows.Next() {
-		var c string
-		var isLive, known bool
-		if err := rows.Scan(&c, &isLive, &known); err != nil {
-			rows.Close()
-			return fmt.Errorf("settle entry: %w", err)
-		}
-		switch {
-		case isLive:
-			live = max(live, c)
-		case !known:
-			unknown = max(unknown, c)
-		default:
-			dead = max(dead, c)
-		}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
 	}
-	rows.Close()
-	best := live
-	if best == "" {
-		best = unknown
+	if _, err := tx.Exec("DELETE FROM entry_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?", pfid, name, vvs, hlc, dev); err != nil {
+		return fmt.Errorf("settle entry: %w", err)
 	}
-	if best == "" {
-		// Kept, though it names nothing: a relink of it not yet sent
-		// still carries the claim (dentryRecordTx).
-		best = dead
-	}
-	if best != child {
-		if _, err := tx.Exec("UPDATE dentry_versions SET child=? WHERE parent_fid=? AND name=?", best, pfid, name); err != nil {
-			return fmt.Errorf("settle entry: %w", err)
-		}
-	}
-	var ino uint64
-	if live != "" {
-		if err := tx.QueryRow("SELECT ino FROM inodes WHERE file_id=? AND state!=?", live, StateTombstoned).Scan(&ino); err != nil {
-			return fmt.Errorf("settle entry: %w", err)
-		}
-	}
-	return db.linkEntryTx(tx, parent, name, ino, v, st)
+	return nil
 }
 
 // linkEntryTx makes the name (parent, name) link ino (none if 0), at entry
 // version v: what was linked there is unlinked (and looked at again), and a
 // directory keeps one name (oneDirNameTx).
 func (db *DB) linkEntryTx(tx *sql.Tx, parent uint64, name []byte, ino uint64, v version, st *applyState) error {
+	if parent == 0 {
+		return nil // the directory is not here
+	}
 	var old uint64
 	err := tx.QueryRow("SELECT ino FROM dentries WHERE parent=? AND name=?", parent, name).Scan(&old)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -141,13 +297,11 @@ func (db *DB) linkEntryTx(tx *sql.Tx, parent uint64, name []byte, ino uint64, v 
 	return nil
 }
 
-// settleClaimsOfTx settles again every entry whose current version fid
+// settleClaimsOfTx settles again every entry one of whose versions fid
 // claims or names: fid was deleted, or came back, here.
 func (db *DB) settleClaimsOfTx(tx *sql.Tx, fid string, st *applyState) error {
 	rows, err := tx.Query(`SELECT v.parent_fid, v.name FROM dentry_versions v WHERE v.child=?1
-		UNION SELECT v.parent_fid, v.name FROM entry_claims c JOIN dentry_versions v
-			ON v.parent_fid=c.parent_fid AND v.name=c.name AND v.vv=c.vv AND v.hlc=c.hlc AND v.author=c.author
-		WHERE c.child=?1`, fid)
+		UNION SELECT c.parent_fid, c.name FROM entry_claims c WHERE c.child=?1`, fid)
 	if err != nil {
 		return fmt.Errorf("settle claims of %s: %w", fid, err)
 	}

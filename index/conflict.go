@@ -324,8 +324,8 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 		name = o.fid
 	}
 	v := version{hlc: o.hlc, dev: o.author}
-	if lv, ok := st.lost[o.ino]; ok {
-		v = lv
+	if l, ok := st.lost[o.ino]; ok {
+		v = l.v
 	}
 	for i, cand := range []string{
 		name,
@@ -434,7 +434,7 @@ func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l l
 	}
 	st.touched[ino] = true
 	st.changes = append(st.changes, Change{Ino: l.ino}, Change{Ino: ino})
-	return nil
+	return db.settleDirEntriesTx(tx, ino, f, st)
 }
 
 // oneDirNameTx keeps a directory at one name when two devices moved it to

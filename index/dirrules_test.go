@@ -1,0 +1,222 @@
+package index
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The directory rules of DESIGN.md's "Sync between devices": a directory
+// keeps its name against a file made concurrently under it, and two
+// directories made under one name merge. Each case is run in every order a
+// third device can apply the two other devices' batches in, with a fourth
+// device started from the third's checkpoint at every step of that order;
+// every device must end with the same tree, and nothing written is lost.
+
+// dirScenario makes a's and b's changes (uploading where a batch should
+// end) without either seeing the other's.
+type dirScenario struct {
+	name  string
+	run   func(t *testing.T, clock *simClock, a, b *simDevice)
+	want  string // the settled tree's paths (paths()), directories ending in "/"; "" to check only convergence and check
+	check func(t *testing.T, tr map[string]simEntry)
+}
+
+// paths renders a tree's paths in order, directories with a trailing "/".
+func paths(tr map[string]simEntry) string {
+	var names []string
+	for p, e := range tr {
+		if e.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+			p += "/"
+		}
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	return strings.Join(names, " ")
+}
+
+// interleavings returns every order of na batches of a (false) and nb of b
+// (true) that keeps each device's own order.
+func interleavings(na, nb int) [][]bool {
+	if na == 0 && nb == 0 {
+		return [][]bool{nil}
+	}
+	var out [][]bool
+	if na > 0 {
+		for _, rest := range interleavings(na-1, nb) {
+			out = append(out, append([]bool{false}, rest...))
+		}
+	}
+	if nb > 0 {
+		for _, rest := range interleavings(na, nb-1) {
+			out = append(out, append([]bool{true}, rest...))
+		}
+	}
+	return out
+}
+
+func runDirScenario(t *testing.T, sc dirScenario) {
+	setup := func() (*simClock, []*simDevice) {
+		clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+		devs := newSim(t, clock, "aaaa", "bbbb", "cccc", "boot")
+		sc.run(t, clock, devs[0], devs[1])
+		devs[0].upload()
+		devs[1].upload()
+		return clock, devs
+	}
+	_, devs := setup()
+	na, nb := len(devs[0].journal), len(devs[1].journal)
+	for _, order := range interleavings(na, nb) {
+		for cpAt := 0; cpAt <= len(order); cpAt++ {
+			var b strings.Builder
+			for _, o := range order {
+				b.WriteString(map[bool]string{false: "a", true: "b"}[o])
+			}
+			t.Run(fmt.Sprintf("c applies %s, checkpoint after %d", b.String(), cpAt), func(t *testing.T) {
+				_, devs := setup()
+				a, bd, c, boot := devs[0], devs[1], devs[2], devs[3]
+				for i := 0; i <= len(order); i++ {
+					if i == cpAt {
+						cp, err := c.db.ReadCheckpoint(t.Context(), nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := boot.db.ApplyCheckpoint(cp); err != nil {
+							t.Fatal(err)
+						}
+						if d := diffLines(c.settledState(), boot.settledState()); d != "" {
+							t.Fatalf("the checkpoint applied holds another state than its source:\n%s", d)
+						}
+					}
+					if i == len(order) {
+						break
+					}
+					from := a
+					if order[i] {
+						from = bd
+					}
+					c.pull(from, 1)
+				}
+				// a and b learn of each other in the order c began with.
+				if order[0] {
+					a.pull(bd, -1)
+					bd.pull(a, -1)
+				} else {
+					bd.pull(a, -1)
+					a.pull(bd, -1)
+				}
+				settle(t, devs)
+				tr := checkConverged(t, devs)
+				if got := paths(tr); sc.want != "" && got != sc.want {
+					t.Fatalf("tree %s\nwant %s\n%s", got, sc.want, dumpTree(tr))
+				}
+				if sc.check != nil {
+					sc.check(t, tr)
+				}
+			})
+		}
+	}
+}
+
+// hasContent fails unless some file of tr holds content s.
+func hasContent(t *testing.T, tr map[string]simEntry, s string) {
+	t.Helper()
+	if contents(tr)[hashOf([]byte(s))] == 0 {
+		t.Fatalf("content %q lost:\n%s", s, dumpTree(tr))
+	}
+}
+
+func mkdirWith(t *testing.T, d *simDevice, dir string, files ...string) {
+	t.Helper()
+	parent, name := "/", strings.TrimPrefix(dir, "/")
+	if i := strings.LastIndexByte(dir, '/'); i > 0 {
+		parent, name = dir[:i], dir[i+1:]
+	}
+	p, err := d.lookupPath(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, d.db, p.Ino, name, syscall.S_IFDIR|0o755)
+	for _, f := range files {
+		d.mustWrite(dir+"/"+f, d.name+" "+f)
+	}
+}
+
+func TestDirectoryBeatsFile(t *testing.T) {
+	for _, sc := range []dirScenario{{
+		name: "file later",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, b, "/x", "in")
+			clock.advance(time.Second)
+			a.mustWrite("/x", "a's file")
+		},
+		want:  "/x (conflict aaaa 2026-01-02 030406) /x/ /x/in",
+		check: func(t *testing.T, tr map[string]simEntry) { hasContent(t, tr, "a's file") },
+	}, {
+		name: "directory later",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			a.mustWrite("/x", "a's file")
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "in")
+		},
+		want:  "/x (conflict aaaa 2026-01-02 030405) /x/ /x/in",
+		check: func(t *testing.T, tr map[string]simEntry) { hasContent(t, tr, "a's file") },
+	}, {
+		// b's later rename supersedes b's directory at x. Where the
+		// directory came first the file was linked again under a conflict
+		// name (a journaled relink, which stays); elsewhere it kept x.
+		name: "directory renamed away",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, b, "/x", "in")
+			b.upload()
+			clock.advance(time.Second)
+			a.mustWrite("/x", "a's file")
+			clock.advance(time.Second)
+			if err := b.db.Rename(RootIno, "x", RootIno, "y", 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+		check: func(t *testing.T, tr map[string]simEntry) {
+			hasContent(t, tr, "a's file")
+			if tr["/y/in"].Hash != hashOf([]byte("bbbb in")) {
+				t.Fatalf("b's directory did not move:\n%s", dumpTree(tr))
+			}
+		},
+	}, {
+		// a's deletion supersedes a's file: the directory keeps x, the
+		// file is gone.
+		name: "file deleted",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			a.mustWrite("/x", "a's file")
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "in")
+			clock.advance(time.Second)
+			if err := a.db.Unlink(RootIno, "x"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "/x/ /x/in",
+	}, {
+		// The directory is removed after the file was made (as for a
+		// rename, the file may also keep a conflict name).
+		name: "directory deleted",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mustCreate(t, b.db, RootIno, "x", syscall.S_IFDIR|0o755)
+			b.upload()
+			clock.advance(time.Second)
+			a.mustWrite("/x", "a's file")
+			a.upload()
+			clock.advance(time.Second)
+			if err := b.db.Rmdir(RootIno, "x"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		check: func(t *testing.T, tr map[string]simEntry) { hasContent(t, tr, "a's file") },
+	}} {
+		t.Run(sc.name, func(t *testing.T) { runDirScenario(t, sc) })
+	}
+}
