@@ -44,7 +44,7 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 	defer db.mu.Unlock()
 	var st *applyState
 	err := db.withTx(func(tx *sql.Tx) error {
-		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]lostAt{}}
+		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]lostAt{}, merge: map[uint64]mergeAt{}}
 		if err := recordHistoryTx(tx, device, recs); err != nil {
 			return err
 		}
@@ -83,9 +83,10 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 
 // applyState is what applying one batch gathers as it goes.
 type applyState struct {
-	touched map[uint64]bool   // inodes whose links or names may have changed
-	changes []Change          // for the change feed
-	lost    map[uint64]lostAt // inodes whose entry lost to a concurrent one: that entry and version
+	touched map[uint64]bool    // inodes whose links or names may have changed
+	changes []Change           // for the change feed
+	lost    map[uint64]lostAt  // inodes whose entry lost to a concurrent one: that entry and version
+	merge   map[uint64]mergeAt // directories whose entry lost to a concurrent directory: the winner
 }
 
 // lostAt is the entry version whose child lost a name to a concurrent
@@ -439,7 +440,7 @@ func (db *DB) settleDirEntriesTx(tx *sql.Tx, ino uint64, f *FileRecord, st *appl
 	}
 	rows.Close()
 	for _, n := range names {
-		if err := db.settleEntryTx(tx, ino, f.ID, n, st); err != nil {
+		if err := db.settleEntryTx(tx, f.ID, n, st); err != nil {
 			return err
 		}
 	}
@@ -591,22 +592,9 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 			st.touched[child] = true
 		}
 	}
-	var parent uint64
-	var pstate State
-	err := tx.QueryRow("SELECT ino, state FROM inodes WHERE file_id=?", d.Parent).Scan(&parent, &pstate)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && pstate == StateTombstoned {
-		// The directory is gone here (or not here yet): the entry is
-		// kept, naming nothing here, and settled if the directory comes
-		// back (another device wrote into it while it was deleted here:
-		// the new entries survive) or arrives (settleDirEntriesTx).
-		parent, err = 0, nil
-	}
-	if err != nil {
-		return fmt.Errorf("apply entry: %w", err)
-	}
 	var vvs, ldev, lchild string
 	var hlc int64
-	err = tx.QueryRow("SELECT vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?", d.Parent, d.Name).Scan(&vvs, &hlc, &ldev, &lchild)
+	err := tx.QueryRow("SELECT vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?", d.Parent, d.Name).Scan(&vvs, &hlc, &ldev, &lchild)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("apply entry: %w", err)
 	}
@@ -628,7 +616,11 @@ func (db *DB) applyDentryTx(tx *sql.Tx, device string, d *DentryRecord, st *appl
 			return fmt.Errorf("apply entry: %w", err)
 		}
 	}
-	if err := db.settleEntryTx(tx, parent, d.Parent, d.Name, st); err != nil {
+	// Where the directory is gone here (or not here yet), the entry is
+	// kept, naming nothing, and settled if the directory comes back
+	// (another device wrote into it while it was deleted here: the new
+	// entries survive) or arrives (settleDirEntriesTx).
+	if err := db.settleEntryTx(tx, d.Parent, d.Name, st); err != nil {
 		return err
 	}
 	var nvvs, ndev string
@@ -660,7 +652,8 @@ func fixNlinkTx(tx *sql.Tx, ino uint64) error {
 	}
 	var q string
 	if mode&syscall.S_IFMT == syscall.S_IFDIR {
-		q = `SELECT CASE WHEN ?=1 OR EXISTS(SELECT 1 FROM dentries WHERE ino=?1) THEN 2 + (SELECT count(*) FROM dentries d JOIN inodes c ON d.ino=c.ino WHERE d.parent=?1 AND (c.mode & 61440)=16384) ELSE 0 END`
+		q = `SELECT CASE WHEN ?=1 OR EXISTS(SELECT 1 FROM dentries WHERE ino=?1)
+			OR EXISTS(SELECT 1 FROM dir_merges m JOIN inodes i ON i.file_id=m.fid WHERE i.ino=?1) THEN 2 + (SELECT count(*) FROM dentries d JOIN inodes c ON d.ino=c.ino WHERE d.parent=?1 AND (c.mode & 61440)=16384) ELSE 0 END`
 	} else {
 		q = "SELECT count(*) FROM dentries WHERE ino=?1 AND ?1=?1"
 	}

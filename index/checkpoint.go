@@ -225,7 +225,7 @@ func (db *DB) ApplyCheckpoint(c *Checkpoint) error {
 	defer db.mu.Unlock()
 	var st *applyState
 	err := db.withTx(func(tx *sql.Tx) error {
-		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]lostAt{}}
+		st = &applyState{touched: map[uint64]bool{}, lost: map[uint64]lostAt{}, merge: map[uint64]mergeAt{}}
 		hist := make([]Record, len(c.History))
 		for i := range c.History {
 			hist[i] = Record{File: &c.History[i]}

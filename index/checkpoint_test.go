@@ -194,7 +194,8 @@ func TestCheckpointHoldsRelinkAndRevivedFile(t *testing.T) {
 
 // settledState renders what applying later batches compares against, by
 // file ID (inode numbers differ between devices): live files' versions,
-// entry versions, names, tombstones and conflict copies.
+// entry versions, names, tombstones, merged directories and conflict
+// copies.
 func (d *simDevice) settledState() string {
 	d.t.Helper()
 	var lines []string
@@ -250,6 +251,7 @@ func (d *simDevice) settledState() string {
 		lines = append(lines, fmt.Sprintf("claim %s %q %s %d %s %s", e.Parent, e.Name, e.VV.encode(), e.HLC, e.Dev, e.Child))
 	}
 	q("tomb", `SELECT file_id, vv, hlc, author, base_vv, base_hlc, base_author FROM tombstones`)
+	q("merge", `SELECT fid, into_fid, parent_fid, name FROM dir_merges`)
 	// A copy's loser as noted here is only the fallback of its first
 	// recorded version (Conflicts): a checkpoint notes the copy's current
 	// one, and its history carries the first.

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"syscall"
 )
 
 // Claims. A relink keeps the entry's version (relinkOrphansTx), so one
@@ -154,56 +153,44 @@ func entryWinner(cands []*entryCand) *entryCand {
 	return w
 }
 
-// settleEntryTx decides which version and child the entry (pfid, name)
-// settles on, from every version of it not superseded (entryCandsTx) and
-// the claims on each: the winner (entryWinner), naming its live child with
-// the largest file ID, else a child not known here yet (the name names
-// nothing until it comes, but is taken), else none. It records the choice
-// in dentry_versions and links it under parent (the directory's inode),
-// unlinking what was there; the live children of the losing versions are
-// left to be linked again under a conflict name made from their version.
-func (db *DB) settleEntryTx(tx *sql.Tx, parent uint64, pfid string, name []byte, st *applyState) error {
-	var vvs, dev, child string
-	var hlc int64
-	err := tx.QueryRow("SELECT vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?", pfid, name).Scan(&vvs, &hlc, &dev, &child)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("settle entry: %w", err)
-	}
-	// The version held (a local change made it with its child) is one
-	// of the versions too.
-	if err := addClaimTx(tx, pfid, name, version{parseVV(vvs), hlc, dev}, child); err != nil {
+// settleEntryTx settles the entry (pfid, name): its own version and child
+// (settleKeyTx), then the name in the directory it shows in. Where other
+// directories are merged into that one (merge.go), the entries of one name
+// in each are settled together, like versions of one name: the winner
+// among their winners (entryWinner) is linked, and the live children of
+// the others are left to be linked again under a conflict name, or, two
+// directories, to merge.
+func (db *DB) settleEntryTx(tx *sql.Tx, pfid string, name []byte, st *applyState) error {
+	w, cands, err := db.settleKeyTx(tx, pfid, name)
+	if err != nil || w == nil {
 		return err
 	}
-	// While a version made here waits to be sent, what it supersedes is
-	// kept: if it loses before it is sent, it is dropped (dropUnsentTx),
-	// and what it superseded counts again, as it does elsewhere.
-	var pending bool
-	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM outbox WHERE key=?)", "d:"+pfid+":"+hex.EncodeToString(name)).Scan(&pending); err != nil {
-		return fmt.Errorf("settle entry: %w", err)
+	efid, parent, err := effDirTx(tx, pfid)
+	if err != nil || parent == 0 {
+		return err // the directory is not here
 	}
-	cands, err := entryCandsTx(tx, pfid, name, !pending)
+	group, err := mergeGroupTx(tx, efid)
 	if err != nil {
 		return err
 	}
-	w := entryWinner(cands)
-	if w == nil {
-		return nil
-	}
-	if w.vvs != vvs || w.v.hlc != hlc || w.v.dev != dev || w.child != child {
-		if _, err := tx.Exec("UPDATE dentry_versions SET vv=?, hlc=?, author=?, child=? WHERE parent_fid=? AND name=?",
-			w.vvs, w.v.hlc, w.v.dev, w.child, pfid, name); err != nil {
-			return fmt.Errorf("settle entry: %w", err)
+	if len(group) > 1 {
+		winners := []*entryCand{w}
+		for _, f := range group {
+			if f == pfid {
+				continue
+			}
+			fw, fc, err := db.settleKeyTx(tx, f, name)
+			if err != nil {
+				return err
+			}
+			if fw != nil {
+				winners = append(winners, fw)
+				cands = append(cands, fc...)
+			}
 		}
+		w = entryWinner(winners)
 	}
-	if (w.vvs != vvs || w.v.hlc != hlc || w.v.dev != dev) && dev == db.device {
-		if err := db.dropUnsentTx(tx, pfid, name, vvs, hlc, dev); err != nil {
-			return err
-		}
-	}
-	key := pfid + "\x00" + string(name)
+	key := efid + "\x00" + string(name)
 	for _, c := range cands {
 		for _, ch := range c.claims {
 			if ch == w.child {
@@ -215,22 +202,84 @@ func (db *DB) settleEntryTx(tx *sql.Tx, parent uint64, pfid string, name []byte,
 				if l, ok := st.lost[ino]; ok && l.key == key {
 					delete(st.lost, ino)
 				}
+				if m, ok := st.merge[ino]; ok && m.key == key {
+					delete(st.merge, ino)
+				}
 			}
 		}
 	}
+	merging := map[string]string{}
 	for _, c := range cands {
 		if c == w || c.ino == 0 || c.child == w.child {
 			continue
 		}
 		// A live child of a losing version: linked again elsewhere, under
 		// a name made from this version (the latest, if it lost at
-		// several names).
+		// several names), or merged into the winner, two directories.
 		if l, ok := st.lost[c.ino]; !ok || l.key == key || later(c.v, l.v) {
 			st.lost[c.ino] = lostAt{key: key, v: c.v}
 		}
+		if c.dir && w.dir {
+			st.merge[c.ino] = mergeAt{key: key, into: w.child, pfid: efid, name: name}
+			merging[c.child] = w.child
+		}
 		st.touched[c.ino] = true
 	}
+	if err := db.checkMergesTx(tx, group, name, merging, st); err != nil {
+		return err
+	}
 	return db.linkEntryTx(tx, parent, name, w.ino, w.v, st)
+}
+
+// settleKeyTx decides which version and child the entry (pfid, name)
+// settles on, from every version of it not superseded (entryCandsTx) and
+// the claims on each: the winner (entryWinner), naming its live child with
+// the largest file ID, else a child not known here yet (the name names
+// nothing until it comes, but is taken), else none. It records the choice
+// in dentry_versions and returns the winner and the versions (nil if the
+// entry has no version here).
+func (db *DB) settleKeyTx(tx *sql.Tx, pfid string, name []byte) (*entryCand, []*entryCand, error) {
+	var vvs, dev, child string
+	var hlc int64
+	err := tx.QueryRow("SELECT vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?", pfid, name).Scan(&vvs, &hlc, &dev, &child)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("settle entry: %w", err)
+	}
+	// The version held (a local change made it with its child) is one
+	// of the versions too.
+	if err := addClaimTx(tx, pfid, name, version{parseVV(vvs), hlc, dev}, child); err != nil {
+		return nil, nil, err
+	}
+	// While a version made here waits to be sent, what it supersedes is
+	// kept: if it loses before it is sent, it is dropped (dropUnsentTx),
+	// and what it superseded counts again, as it does elsewhere.
+	var pending bool
+	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM outbox WHERE key=?)", "d:"+pfid+":"+hex.EncodeToString(name)).Scan(&pending); err != nil {
+		return nil, nil, fmt.Errorf("settle entry: %w", err)
+	}
+	cands, err := entryCandsTx(tx, pfid, name, !pending)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := entryWinner(cands)
+	if w == nil {
+		return nil, nil, nil
+	}
+	if w.vvs != vvs || w.v.hlc != hlc || w.v.dev != dev || w.child != child {
+		if _, err := tx.Exec("UPDATE dentry_versions SET vv=?, hlc=?, author=?, child=? WHERE parent_fid=? AND name=?",
+			w.vvs, w.v.hlc, w.v.dev, w.child, pfid, name); err != nil {
+			return nil, nil, fmt.Errorf("settle entry: %w", err)
+		}
+	}
+	if (w.vvs != vvs || w.v.hlc != hlc || w.v.dev != dev) && dev == db.device {
+		if err := db.dropUnsentTx(tx, pfid, name, vvs, hlc, dev); err != nil {
+			return nil, nil, err
+		}
+	}
+	return w, cands, nil
 }
 
 // dropUnsentTx forgets the version (vvs, hlc, dev) of the entry (pfid,
@@ -270,6 +319,11 @@ func (db *DB) linkEntryTx(tx *sql.Tx, parent uint64, name []byte, ino uint64, v 
 	}
 	if ino != 0 {
 		st.touched[ino] = true
+		// A directory merged into another that wins a name of its own
+		// stands on its own again.
+		if err := db.unmergeTx(tx, ino, st); err != nil {
+			return err
+		}
 		keep, err := db.oneDirNameTx(tx, ino, parent, name, v, st)
 		if err != nil {
 			return err
@@ -320,16 +374,7 @@ func (db *DB) settleClaimsOfTx(tx *sql.Tx, fid string, st *applyState) error {
 	}
 	rows.Close()
 	for _, e := range ents {
-		var parent uint64
-		var mode uint32
-		err := tx.QueryRow("SELECT ino, mode FROM inodes WHERE file_id=? AND state!=?", e.pfid, StateTombstoned).Scan(&parent, &mode)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && mode&syscall.S_IFMT != syscall.S_IFDIR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("settle claims of %s: %w", fid, err)
-		}
-		if err := db.settleEntryTx(tx, parent, e.pfid, e.name, st); err != nil {
+		if err := db.settleEntryTx(tx, e.pfid, e.name, st); err != nil {
 			return err
 		}
 	}

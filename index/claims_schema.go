@@ -11,7 +11,19 @@ import (
 // local change made after it may lose before it is sent and be dropped
 // (dropUnsentTx), and the version that went out must then still count,
 // as it does on every device that received it.
+//
+// dir_merges holds the directories merged into another (merge.go): fid,
+// made under the name (parent_fid, name) concurrently with into_fid, which
+// won it. Derived from the entries' versions, like the names.
 const claimsSchema = `
+CREATE TABLE IF NOT EXISTS dir_merges(
+	fid        TEXT PRIMARY KEY,
+	into_fid   TEXT NOT NULL,
+	parent_fid TEXT NOT NULL,
+	name       BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dir_merges_into ON dir_merges(into_fid);
+CREATE INDEX IF NOT EXISTS dir_merges_name ON dir_merges(parent_fid, name);
 CREATE TRIGGER IF NOT EXISTS outbox_entry_sent AFTER DELETE ON outbox WHEN old.key LIKE 'd:%'
 BEGIN
 	INSERT OR IGNORE INTO entry_claims(parent_fid, name, vv, hlc, author, child)

@@ -268,7 +268,8 @@ func (db *DB) relinkOrphansTx(tx *sql.Tx, st *applyState) error {
 func orphanedTx(tx *sql.Tx, ino uint64) (bool, error) {
 	var n int
 	if err := tx.QueryRow(`SELECT count(*) FROM inodes WHERE ino=?1 AND ino!=?2 AND state!=?3
-		AND NOT EXISTS(SELECT 1 FROM dentries WHERE ino=?1)`, ino, RootIno, StateTombstoned).Scan(&n); err != nil {
+		AND NOT EXISTS(SELECT 1 FROM dentries WHERE ino=?1)
+		AND NOT EXISTS(SELECT 1 FROM dir_merges m WHERE m.fid=inodes.file_id)`, ino, RootIno, StateTombstoned).Scan(&n); err != nil {
 		return false, fmt.Errorf("find orphans: %w", err)
 	}
 	return n > 0, nil
@@ -280,7 +281,8 @@ func (db *DB) relinkOrphanTx(tx *sql.Tx, ino uint64, st *applyState) error {
 	var state State
 	var named int
 	err := tx.QueryRow(`SELECT ino, file_id, mode, home_parent, coalesce(home_name, x''), author, hlc, state,
-		EXISTS(SELECT 1 FROM dentries WHERE ino=?1) FROM inodes WHERE ino=?1`, ino).
+		EXISTS(SELECT 1 FROM dentries WHERE ino=?1) OR EXISTS(SELECT 1 FROM dir_merges m WHERE m.fid=inodes.file_id)
+		FROM inodes WHERE ino=?1`, ino).
 		Scan(&o.ino, &o.fid, &o.mode, &o.homeParent, &o.homeName, &o.author, &o.hlc, &state, &named)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -299,18 +301,21 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 	if ok, err := db.linkNamedTx(tx, o, st); ok || err != nil {
 		return err
 	}
+	if m, ok := st.merge[o.ino]; ok && dir {
+		// A directory that lost its name to another directory merges
+		// into it.
+		if ok, err := db.mergeDirTx(tx, o, m, st); ok || err != nil {
+			return err
+		}
+	}
 	parent, pfid := RootIno, RootFileID
 	if o.homeParent != "" {
-		var p uint64
-		var mode uint32
-		var state State
-		err := tx.QueryRow("SELECT ino, mode, state FROM inodes WHERE file_id=?", o.homeParent).Scan(&p, &mode, &state)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		f, p, err := effDirTx(tx, o.homeParent)
+		if err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
-		case mode&syscall.S_IFMT == syscall.S_IFDIR && state != StateTombstoned:
-			parent, pfid = p, o.homeParent
+		}
+		if p != 0 {
+			parent, pfid = p, f
 		}
 	}
 	if dir && parent != RootIno {
@@ -356,7 +361,7 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 			ON CONFLICT(parent_fid, name) DO UPDATE SET child=excluded.child`, pfid, []byte(cand), o.fid); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
-		if err := db.settleEntryTx(tx, parent, pfid, []byte(cand), st); err != nil {
+		if err := db.settleEntryTx(tx, pfid, []byte(cand), st); err != nil {
 			return err
 		}
 		if err := db.queueDentry(tx, parent, pfid, []byte(cand)); err != nil {
@@ -499,21 +504,18 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v vers
 // entry that arrived before the file did (from another device's journal)
 // names nothing until then. It reports whether it linked the orphan.
 func (db *DB) linkNamedTx(tx *sql.Tx, o orphan, st *applyState) (bool, error) {
-	rows, err := tx.Query(`SELECT p.ino, v.name FROM dentry_versions v JOIN inodes p ON p.file_id=v.parent_fid
-		WHERE v.child=? AND p.state!=? AND (p.mode & 61440)=16384
-		AND NOT EXISTS(SELECT 1 FROM dentries d WHERE d.parent=p.ino AND d.name=v.name)
-		ORDER BY v.parent_fid, v.name`, o.fid, StateTombstoned)
+	rows, err := tx.Query(`SELECT v.parent_fid, v.name FROM dentry_versions v WHERE v.child=? ORDER BY v.parent_fid, v.name`, o.fid)
 	if err != nil {
 		return false, fmt.Errorf("relink %s: %w", o.fid, err)
 	}
 	type ent struct {
-		parent uint64
-		name   []byte
+		pfid string
+		name []byte
 	}
 	var ents []ent
 	for rows.Next() {
 		var e ent
-		if err := rows.Scan(&e.parent, &e.name); err != nil {
+		if err := rows.Scan(&e.pfid, &e.name); err != nil {
 			rows.Close()
 			return false, fmt.Errorf("relink %s: %w", o.fid, err)
 		}
@@ -522,14 +524,28 @@ func (db *DB) linkNamedTx(tx *sql.Tx, o orphan, st *applyState) (bool, error) {
 	rows.Close()
 	linked := false
 	for _, e := range ents {
-		if o.mode&syscall.S_IFMT == syscall.S_IFDIR && (linked || db.checkNotAncestor(tx, o.ino, e.parent) != nil) {
+		_, parent, err := effDirTx(tx, e.pfid)
+		if err != nil {
+			return false, err
+		}
+		if parent == 0 {
 			continue
 		}
-		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", e.parent, e.name, o.ino); err != nil {
+		var taken bool
+		if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM dentries WHERE parent=? AND name=?)", parent, e.name).Scan(&taken); err != nil {
 			return false, fmt.Errorf("relink %s: %w", o.fid, err)
 		}
-		st.touched[e.parent] = true
-		st.changes = append(st.changes, Change{Parent: e.parent, Name: string(e.name)})
+		if taken {
+			continue
+		}
+		if o.mode&syscall.S_IFMT == syscall.S_IFDIR && (linked || db.checkNotAncestor(tx, o.ino, parent) != nil) {
+			continue
+		}
+		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", parent, e.name, o.ino); err != nil {
+			return false, fmt.Errorf("relink %s: %w", o.fid, err)
+		}
+		st.touched[parent] = true
+		st.changes = append(st.changes, Change{Parent: parent, Name: string(e.name)})
 		linked = true
 	}
 	return linked, nil

@@ -220,3 +220,92 @@ func TestDirectoryBeatsFile(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) { runDirScenario(t, sc) })
 	}
 }
+
+func TestDirectoriesMerge(t *testing.T) {
+	// Both make x with a file of their own, a file of one name (which
+	// clashes: the later keeps the name, the other gets a conflict name)
+	// and a subdirectory of one name (which merges too).
+	both := func(t *testing.T, clock *simClock, first, second *simDevice) {
+		for i, d := range []*simDevice{first, second} {
+			mkdirWith(t, d, "/x", "only-"+d.name, "same")
+			mkdirWith(t, d, "/x/sub", "deep-"+d.name)
+			if i == 0 {
+				clock.advance(time.Second)
+			}
+		}
+	}
+	for _, sc := range []dirScenario{{
+		name: "a's first",
+		run:  func(t *testing.T, clock *simClock, a, b *simDevice) { both(t, clock, a, b) },
+		want: "/x/ /x/only-aaaa /x/only-bbbb /x/same /x/same (conflict aaaa 2026-01-02 030405) /x/sub/ /x/sub/deep-aaaa /x/sub/deep-bbbb",
+		check: func(t *testing.T, tr map[string]simEntry) {
+			if tr["/x/same"].Hash != hashOf([]byte("bbbb same")) {
+				t.Fatalf("the later file does not keep the name:\n%s", dumpTree(tr))
+			}
+		},
+	}, {
+		name: "b's first",
+		run:  func(t *testing.T, clock *simClock, a, b *simDevice) { both(t, clock, b, a) },
+		want: "/x/ /x/only-aaaa /x/only-bbbb /x/same /x/same (conflict bbbb 2026-01-02 030405) /x/sub/ /x/sub/deep-aaaa /x/sub/deep-bbbb",
+	}, {
+		// a writes into its own x after uploading it, not having seen
+		// b's: the entry ends in the merged directory.
+		name: "late write into the losing directory",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/x", "one")
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "two")
+			clock.advance(time.Second)
+			a.mustWrite("/x/late", "late")
+		},
+		want: "/x/ /x/late /x/one /x/two",
+	}, {
+		// a renames its x away before it sees b's: nothing merges, and
+		// x and y each keep their own entries.
+		name: "losing directory renamed away",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/x", "one")
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "two")
+			clock.advance(time.Second)
+			if err := a.db.Rename(RootIno, "x", RootIno, "y", 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "/x/ /x/two /y/ /y/one",
+	}, {
+		// b renames its x (the winner) away before it sees a's: a's x
+		// keeps the name.
+		name: "winning directory renamed away",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/x", "one")
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "two")
+			b.upload()
+			clock.advance(time.Second)
+			if err := b.db.Rename(RootIno, "x", RootIno, "y", 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "/x/ /x/one /y/ /y/two",
+	}, {
+		// a deletes its x (empty) before it sees b's: b's x stays, with
+		// its entry.
+		name: "losing directory deleted",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mustCreate(t, a.db, RootIno, "x", syscall.S_IFDIR|0o755)
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "two")
+			clock.advance(time.Second)
+			if err := a.db.Rmdir(RootIno, "x"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "/x/ /x/two",
+	}} {
+		t.Run(sc.name, func(t *testing.T) { runDirScenario(t, sc) })
+	}
+}
