@@ -130,11 +130,15 @@ func (db *DB) bumpFile(tx txn, ino uint64, content bool) error {
 	// file's row was deleted and brought back by a concurrent edit with an
 	// older vector (a counter would then repeat a value).
 	v[db.device] = max(v[db.device]+1, uint64(hlc))
-	if _, err := tx.Exec("UPDATE inodes SET vv=?, base_vv=?1, hlc=?, author=? WHERE ino=?", v.encode(), hlc, db.device, ino); err != nil {
+	// The home is the entry the inode is found under now (its oldest
+	// name); a file with no name keeps the home it had. One statement for
+	// both: this runs for every local change, and a second row update was
+	// a tenth of a create's cost.
+	if _, err := tx.Exec(`UPDATE inodes SET vv=?1, base_vv=?1, hlc=?2, author=?3,
+		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_parent),
+		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_name)
+		WHERE ino=?4`, v.encode(), hlc, db.device, ino); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
-	}
-	if err := setHomeTx(tx, ino); err != nil {
-		return err
 	}
 	if state == StateTombstoned {
 		if err := putTombstoneTx(tx, fid, v, hlc, db.device); err != nil {
@@ -148,19 +152,6 @@ func (db *DB) bumpFile(tx txn, ino uint64, content bool) error {
 	if _, err := tx.Exec(`INSERT INTO outbox(key, gen, ino) VALUES(?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, fmt.Sprintf("f:%d", ino), db.outGen, ino); err != nil {
 		return fmt.Errorf("outbox inode %d: %w", ino, err)
-	}
-	return nil
-}
-
-// setHomeTx records the entry an inode is found under now (its oldest
-// name); a file with no name keeps the home it had.
-func setHomeTx(tx txn, ino uint64) error {
-	_, err := tx.Exec(`UPDATE inodes SET
-		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?1 ORDER BY d.id LIMIT 1), home_parent),
-		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?1 ORDER BY d.id LIMIT 1), home_name)
-		WHERE ino=?1`, ino)
-	if err != nil {
-		return fmt.Errorf("home of inode %d: %w", ino, err)
 	}
 	return nil
 }
