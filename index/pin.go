@@ -300,6 +300,30 @@ type KnownFile struct {
 	Pinned bool
 }
 
+// StagedFiles lists the Staged regular files' cache keys and sizes (the
+// committed ones: the overlay is empty before anything serves the index).
+// Unlike KnownCacheFiles it holds only the few files not yet uploaded, not
+// every file of the index.
+func (db *DB) StagedFiles(ctx context.Context) ([]KnownFile, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT ino, cver, size FROM inodes WHERE state = ? AND (mode & 61440) = ?`, StateStaged, syscall.S_IFREG)
+	if err != nil {
+		return nil, fmt.Errorf("staged files: %w", err)
+	}
+	defer rows.Close()
+	var files []KnownFile
+	for rows.Next() {
+		f := KnownFile{State: StateStaged}
+		if err := rows.Scan(&f.Key.Ino, &f.Key.Cver, &f.Size); err != nil {
+			return nil, fmt.Errorf("staged files: %w", err)
+		}
+		files = append(files, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("staged files: %w", err)
+	}
+	return files, nil
+}
+
 // KnownCacheFiles returns every regular file's current cache key and state,
 // and the keys in the trash (known, waiting to be removed), for fsck to
 // compare with the cache directory.

@@ -228,15 +228,14 @@ func (e *Engine) recoverStagedSizes() {
 	// Every Staged file, not only those waiting in the outbox: a file
 	// whose change was sealed into a batch not yet sent is Staged too, and
 	// becomes Resident when that batch is.
-	known, _, err := e.idx.KnownCacheFiles(context.Background())
+	// Only those: reading every file here was two thirds of a mount's
+	// CPU with a million files, and most of its peak memory.
+	staged, err := e.idx.StagedFiles(context.Background())
 	if err != nil {
 		e.log.Warn("check staged files after a crash", "err", err)
 		return
 	}
-	for _, k := range known {
-		if k.State != index.StateStaged {
-			continue
-		}
+	for _, k := range staged {
 		fi, err := os.Stat(e.cache.Path(cache.Key{Ino: k.Key.Ino, Cver: k.Key.Cver}))
 		if err != nil || fi.Size() <= k.Size {
 			continue
