@@ -175,6 +175,7 @@ func (db *DB) settleEntryTx(tx *sql.Tx, pfid string, name []byte, st *applyState
 	}
 	if len(group) > 1 {
 		winners := []*entryCand{w}
+		keyWinner := map[string]*entryCand{pfid: w}
 		for _, f := range group {
 			if f == pfid {
 				continue
@@ -186,9 +187,15 @@ func (db *DB) settleEntryTx(tx *sql.Tx, pfid string, name []byte, st *applyState
 			if fw != nil {
 				winners = append(winners, fw)
 				cands = append(cands, fc...)
+				keyWinner[f] = fw
 			}
 		}
 		w = entryWinner(winners)
+		for f, kw := range keyWinner {
+			if err := db.mergedOutboxTx(tx, f, name, kw, w, parent); err != nil {
+				return err
+			}
+		}
 	}
 	key := efid + "\x00" + string(name)
 	for _, c := range cands {
@@ -229,6 +236,50 @@ func (db *DB) settleEntryTx(tx *sql.Tx, pfid string, name []byte, st *applyState
 		return err
 	}
 	return db.linkEntryTx(tx, parent, name, w.ino, w.v, st)
+}
+
+// mergedOutboxTx keeps a change made here to the entry (f, name), not yet
+// sent, right where directories are merged: the outbox sends the version
+// held with the child linked at the name (in parent, the directory f's
+// entries are linked in), which may be another directory's. A version
+// that names nothing is sent as such (no directory to look in); one that
+// names a child that lost the name to another directory's entry is
+// dropped (dropUnsentTx), like a version that loses before it is sent.
+func (db *DB) mergedOutboxTx(tx *sql.Tx, f string, name []byte, kw, w *entryCand, parent uint64) error {
+	key := "d:" + f + ":" + hex.EncodeToString(name)
+	var pending bool
+	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM outbox WHERE key=?)", key).Scan(&pending); err != nil {
+		return fmt.Errorf("settle entry: %w", err)
+	}
+	switch {
+	case !pending:
+		return nil
+	case kw.child == "":
+		parent = 0
+	case kw.child != w.child && kw.v.dev == db.device:
+		if err := db.dropUnsentTx(tx, f, name, kw.vvs, kw.v.hlc, kw.v.dev); err != nil {
+			return err
+		}
+		// The entry holds what is left of its versions, if any.
+		cands, err := entryCandsTx(tx, f, name, false)
+		if err != nil {
+			return err
+		}
+		if nw := entryWinner(cands); nw != nil {
+			_, err = tx.Exec("UPDATE dentry_versions SET vv=?, hlc=?, author=?, child=? WHERE parent_fid=? AND name=?",
+				nw.vvs, nw.v.hlc, nw.v.dev, nw.child, f, name)
+		} else {
+			_, err = tx.Exec("DELETE FROM dentry_versions WHERE parent_fid=? AND name=?", f, name)
+		}
+		if err != nil {
+			return fmt.Errorf("settle entry: %w", err)
+		}
+		return nil
+	}
+	if _, err := tx.Exec("UPDATE outbox SET parent=? WHERE key=?", parent, key); err != nil {
+		return fmt.Errorf("settle entry: %w", err)
+	}
+	return nil
 }
 
 // settleKeyTx decides which version and child the entry (pfid, name)
@@ -288,13 +339,15 @@ func (db *DB) settleKeyTx(tx *sql.Tx, pfid string, name []byte) (*entryCand, []*
 // versions here either, as it never is elsewhere. Nothing of it is lost:
 // its child has a record of its own and is linked again.
 func (db *DB) dropUnsentTx(tx *sql.Tx, pfid string, name []byte, vvs string, hlc int64, dev string) error {
-	key := "d:" + pfid + ":" + hex.EncodeToString(name)
-	res, err := tx.Exec("DELETE FROM outbox WHERE key=?", key)
-	if err != nil {
+	var pending bool
+	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM outbox WHERE key=?)", "d:"+pfid+":"+hex.EncodeToString(name)).Scan(&pending); err != nil {
 		return fmt.Errorf("settle entry: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !pending {
 		return nil
+	}
+	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+pfid+":"+hex.EncodeToString(name)); err != nil {
+		return fmt.Errorf("settle entry: %w", err)
 	}
 	if _, err := tx.Exec("DELETE FROM entry_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?", pfid, name, vvs, hlc, dev); err != nil {
 		return fmt.Errorf("settle entry: %w", err)

@@ -309,3 +309,65 @@ func TestDirectoriesMerge(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) { runDirScenario(t, sc) })
 	}
 }
+
+// TestMergeWithUnsentChange: a renames an entry of its x, and before that
+// is sent learns that b's x (later) won the name, so a's x merges into b's,
+// where b has an entry of the renamed entry's old name. The rename that a
+// then sends must remove a's entry, not name b's file, which shows at
+// that name in the merged directory.
+func TestMergeWithUnsentChange(t *testing.T) {
+	for _, o := range pullOrders {
+		t.Run(o.name, func(t *testing.T) {
+			clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			devs := newSim(t, clock, "aaaa", "bbbb", "cccc")
+			a, b, c := devs[0], devs[1], devs[2]
+			mkdirWith(t, a, "/x", "f")
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "f")
+			b.upload()
+			clock.advance(time.Second)
+			x, _ := a.lookupPath("/x")
+			if err := a.db.Rename(x.Ino, "f", x.Ino, "g", 0); err != nil {
+				t.Fatal(err)
+			}
+			a.pull(b, -1) // the merge, with a's rename unsent
+			a.upload()
+			if o.aFirst {
+				c.pull(a, -1)
+				c.pull(b, -1)
+			} else {
+				c.pull(b, -1)
+				c.pull(a, -1)
+			}
+			settle(t, devs)
+			tr := checkConverged(t, devs)
+			// c may have seen a's f and b's f clash in the merged x before
+			// the rename came: a's file then also keeps a conflict name.
+			if got := paths(tr); got != "/x/ /x/f /x/g" && got != "/x/ /x/f /x/f (conflict aaaa 2026-01-02 030405) /x/g" {
+				t.Fatalf("tree %s\n%s", got, dumpTree(tr))
+			}
+			if tr["/x/f"].Hash != hashOf([]byte("bbbb f")) || tr["/x/g"].Hash != hashOf([]byte("aaaa f")) {
+				t.Fatalf("wrong files:\n%s", dumpTree(tr))
+			}
+			// Every device holds the same versions and claims of x/f.
+			for _, d := range devs[1:] {
+				if d := diffLines(devs[0].entryState(), d.entryState()); d != "" {
+					t.Fatalf("entries differ:\n%s", d)
+				}
+			}
+		})
+	}
+}
+
+// entryState renders a device's entry versions and the claims on versions
+// no other supersedes, by file ID.
+func (d *simDevice) entryState() string {
+	var lines []string
+	for _, l := range strings.Split(d.settledState(), "\n") {
+		if strings.HasPrefix(l, "entry ") || strings.HasPrefix(l, "claim ") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
