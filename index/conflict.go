@@ -446,7 +446,7 @@ func (db *DB) retireAndRecreateTx(tx *sql.Tx, f *FileRecord, remote version, l l
 // two: the entry with the later version wins, wherever it was applied first.
 // It reports whether the new entry (in parent, at version v) should be
 // linked; if so, the directory's other name is dropped here. A move that
-// would put a directory below itself is not linked.
+// would put a directory below itself is settled by breakCycleTx.
 func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v version, st *applyState) (bool, error) {
 	var mode uint32
 	if err := tx.QueryRow("SELECT mode FROM inodes WHERE ino=?", child).Scan(&mode); err != nil {
@@ -455,8 +455,8 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v vers
 	if mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return true, nil
 	}
-	if err := db.checkNotAncestor(tx, child, parent); err != nil {
-		return false, nil
+	if ok, err := db.breakCycleTx(tx, child, parent, v, st); err != nil || !ok {
+		return false, err
 	}
 	var opar uint64
 	var oname []byte
@@ -497,6 +497,51 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v vers
 	}
 	st.touched[opar] = true
 	st.changes = append(st.changes, Change{Parent: opar, Name: string(oname)})
+	return true, nil
+}
+
+// breakCycleTx settles a directory child about to be linked in parent at
+// entry version v, where parent lies below child: the moves of two devices
+// (each into the other's directory) would make a cycle. The latest of the
+// entries that make it loses, whatever order they arrived in: if that is
+// v, it reports false (not linked); otherwise that entry's directory is
+// unlinked (and linked again elsewhere, never below itself) and it reports
+// true.
+func (db *DB) breakCycleTx(tx *sql.Tx, child, parent uint64, v version, st *applyState) (bool, error) {
+	if db.checkNotAncestor(tx, child, parent) == nil {
+		return true, nil
+	}
+	type edge struct {
+		ino, parent uint64
+		name        []byte
+		v           version
+	}
+	var loser *edge
+	for cur, i := parent, 0; cur != child && i < 1<<16; i++ {
+		var e edge
+		var pfid, vvs, dev string
+		var hlc int64
+		err := tx.QueryRow(`SELECT d.parent, d.name, p.file_id, coalesce(v.vv, '{}'), coalesce(v.hlc, 0), coalesce(v.author, '')
+			FROM dentries d JOIN inodes p ON p.ino=d.parent
+			LEFT JOIN dentry_versions v ON v.parent_fid=p.file_id AND v.name=d.name
+			WHERE d.ino=? LIMIT 1`, cur).Scan(&e.parent, &e.name, &pfid, &vvs, &hlc, &dev)
+		if err != nil {
+			return false, fmt.Errorf("apply entry: cycle at %d: %w", cur, err)
+		}
+		e.ino, e.v = cur, version{parseVV(vvs), hlc, dev}
+		if loser == nil || later(e.v, loser.v) {
+			loser = &e
+		}
+		cur = e.parent
+	}
+	if loser == nil || !later(loser.v, v) {
+		return false, nil
+	}
+	if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", loser.parent, loser.name); err != nil {
+		return false, fmt.Errorf("apply entry: %w", err)
+	}
+	st.touched[loser.ino], st.touched[loser.parent] = true, true
+	st.changes = append(st.changes, Change{Parent: loser.parent, Name: string(loser.name)})
 	return true, nil
 }
 

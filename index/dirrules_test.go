@@ -371,3 +371,42 @@ func (d *simDevice) entryState() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestRenameCycle: a moves p into q while b moves q into p. Both cannot
+// hold: one move loses (its directory is linked where it can be, never
+// below itself), every device ends with the same tree, and nothing in
+// either directory is lost.
+func TestRenameCycle(t *testing.T) {
+	runDirScenario(t, dirScenario{
+		name: "p into q, q into p",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/p", "in-p")
+			mkdirWith(t, a, "/q", "in-q")
+			a.upload()
+			b.pull(a, -1)
+			clock.advance(time.Second)
+			q, _ := a.lookupPath("/q")
+			if err := a.db.Rename(RootIno, "p", q.Ino, "p", 0); err != nil {
+				t.Fatal(err)
+			}
+			clock.advance(time.Second)
+			p, _ := b.lookupPath("/p")
+			if err := b.db.Rename(RootIno, "q", p.Ino, "q", 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+		check: func(t *testing.T, tr map[string]simEntry) {
+			hasContent(t, tr, "aaaa in-p")
+			hasContent(t, tr, "aaaa in-q")
+			dirs := 0
+			for _, e := range tr {
+				if e.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+					dirs++
+				}
+			}
+			if dirs != 2 {
+				t.Fatalf("want both directories once:\n%s", dumpTree(tr))
+			}
+		},
+	})
+}
