@@ -410,3 +410,28 @@ func TestRenameCycle(t *testing.T) {
 		},
 	})
 }
+
+// TestDeletedDirectoryWrittenInto: b deletes the directory d (empty on
+// b) while a writes a file into it and changes it again. The new entries
+// survive with the directory, on every device, also where the deletion
+// came first and the directory was gone when a's entries arrived.
+func TestDeletedDirectoryWrittenInto(t *testing.T) {
+	runDirScenario(t, dirScenario{
+		name: "write into a deleted directory",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mustCreate(t, a.db, RootIno, "d", syscall.S_IFDIR|0o755)
+			a.upload()
+			b.pull(a, -1)
+			clock.advance(time.Second)
+			a.mustWrite("/d/f", "a's file")
+			a.upload()
+			clock.advance(time.Second)
+			a.mustWrite("/d/g", "a's other file")
+			clock.advance(time.Second)
+			if err := b.db.Rmdir(RootIno, "d"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "/d/ /d/f /d/g",
+	})
+}
