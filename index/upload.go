@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -111,6 +112,9 @@ func (db *DB) SealBatch(max int, uploaded map[uint64]Uploaded, seal Sealer) (Jou
 		rows.Close()
 		if len(pending) == 0 {
 			return nil
+		}
+		if pending, err = db.withDependenciesTx(tx, pending, uploaded); err != nil {
+			return err
 		}
 		var files, deletions, dentries []Record
 		var after afterSend
@@ -316,6 +320,57 @@ func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (
 		rec.Child = child
 	}
 	return rec, true, nil
+}
+
+// withDependenciesTx adds to a batch's window of the oldest outbox rows
+// the file rows it cannot go without, wherever they are in the outbox: those
+// of the files whose content was just uploaded, and those of the parents and
+// children its entry rows name. A directory's file row moves to the end of
+// the outbox with every entry made in it, while its own entry stays at the
+// front; when more than a window of such entries and not yet uploaded files
+// built up (a tree made while the store was out of reach, or faster than
+// rounds ran), no row of the window could go and the uploader stopped for
+// good, uploading the same files every round.
+func (db *DB) withDependenciesTx(tx *sql.Tx, pending []outboxRow, uploaded map[uint64]Uploaded) ([]outboxRow, error) {
+	have := make(map[string]bool, len(pending))
+	for _, r := range pending {
+		have[r.key] = true
+	}
+	var want []uint64
+	for ino := range uploaded {
+		want = append(want, ino)
+	}
+	for _, r := range pending {
+		if strings.HasPrefix(r.key, "d:") {
+			want = append(want, r.parent)
+			var child uint64
+			err := tx.QueryRow("SELECT ino FROM dentries WHERE parent=? AND name=?", r.parent, r.name).Scan(&child)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("read outbox: %w", err)
+			}
+			if err == nil {
+				want = append(want, child)
+			}
+		}
+	}
+	slices.Sort(want)
+	for _, ino := range slices.Compact(want) {
+		key := fmt.Sprintf("f:%d", ino)
+		if have[key] {
+			continue
+		}
+		r := outboxRow{key: key}
+		err := tx.QueryRow("SELECT gen, ino, parent, parent_fid, name FROM outbox WHERE key=?", key).Scan(&r.gen, &r.ino, &r.parent, &r.parentFID, &r.name)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read outbox: %w", err)
+		}
+		have[key] = true
+		pending = append(pending, r)
+	}
+	return pending, nil
 }
 
 // foreignAuthor returns a version's author for a record's Dev field: empty
