@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -162,6 +163,8 @@ type DB struct {
 	created     []uint64 // inodes made without attributes by the open transaction (for noXattr)
 
 	noXattr *noXattr // inodes known to have no extended attribute
+
+	lastLocal atomic.Int64 // unix ns of the last local change queued (LastLocalChange)
 
 	feed *feed
 }

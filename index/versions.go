@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // VV is a version vector: for each device, how many changes of the object
@@ -153,7 +154,19 @@ func (db *DB) bumpFile(tx txn, ino uint64, content bool) error {
 		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, fmt.Sprintf("f:%d", ino), db.outGen, ino); err != nil {
 		return fmt.Errorf("outbox inode %d: %w", ino, err)
 	}
+	db.lastLocal.Store(time.Now().UnixNano()) // a scheduling hint: the real clock, not the index's
 	return nil
+}
+
+// LastLocalChange returns when a change made here last joined the outbox
+// (zero if none did since Open). It takes no lock: the uploader asks it to
+// wait for a quiet moment.
+func (db *DB) LastLocalChange() time.Time {
+	n := db.lastLocal.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // queueFile puts an inode in the outbox without changing its version: a
@@ -210,5 +223,6 @@ func (db *DB) bumpDentry(tx txn, parent uint64, name string) error {
 		ON CONFLICT(key) DO UPDATE SET gen=excluded.gen`, key, db.outGen, parent, pfid, []byte(name)); err != nil {
 		return fmt.Errorf("outbox entry: %w", err)
 	}
+	db.lastLocal.Store(time.Now().UnixNano()) // a scheduling hint: the real clock, not the index's
 	return nil
 }

@@ -20,6 +20,14 @@ type Options struct {
 	PollInterval time.Duration
 	// UploadInterval is how often the uploader looks for work unasked.
 	UploadInterval time.Duration
+	// UploadQuiet is how long the uploader waits for local changes to
+	// pause before a round it starts unasked (default 250ms; negative: no
+	// wait), and UploadMaxDefer the most it waits in all (default 5s). A
+	// burst of changes (tar, git, a build) then gets the CPU and the index
+	// to itself and is uploaded in a few large batches right after it, not
+	// in a round each second that competes with it.
+	UploadQuiet    time.Duration
+	UploadMaxDefer time.Duration
 	// FlushInterval is how often pending size/mtime changes of open files
 	// are committed to the index.
 	FlushInterval time.Duration
@@ -99,6 +107,12 @@ func New(repo *Repo, idx *index.DB, c *cache.Cache, opts Options) *Engine {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 5 * time.Second
 	}
+	if opts.UploadQuiet == 0 {
+		opts.UploadQuiet = 250 * time.Millisecond
+	}
+	if opts.UploadMaxDefer <= 0 {
+		opts.UploadMaxDefer = 5 * time.Second
+	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
@@ -133,7 +147,7 @@ func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() { defer wg.Done(); e.runResidency(ctx) }()
-	go func() { defer wg.Done(); e.loop(ctx, "upload", e.opts.UploadInterval, e.kickUpload, e.upload) }()
+	go func() { defer wg.Done(); e.loop(ctx, "upload", e.opts.UploadInterval, e.kickUpload, e.uploadWhenQuiet) }()
 	go func() { defer wg.Done(); e.loop(ctx, "pull", e.opts.PollInterval, e.kickPull, e.pull) }()
 	go func() {
 		defer wg.Done()
@@ -269,6 +283,33 @@ func (e *Engine) Flush(ctx context.Context, progress func(Progress)) error {
 		}
 		wait = min(wait*2, 2*time.Second)
 	}
+}
+
+// uploadWhenQuiet is the uploader loop's round: it first waits until no
+// local change has been queued for UploadQuiet, or UploadMaxDefer has
+// passed. Flush and other callers that ask for a round go straight to
+// upload.
+func (e *Engine) uploadWhenQuiet(ctx context.Context) (bool, error) {
+	if q := e.opts.UploadQuiet; q > 0 {
+		deadline := time.Now().Add(e.opts.UploadMaxDefer)
+		for {
+			wait := q - time.Since(e.idx.LastLocalChange())
+			if left := time.Until(deadline); wait > left {
+				wait = left
+			}
+			if wait <= 0 {
+				break
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return false, ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+	return e.upload(ctx)
 }
 
 // upload runs one uploader round; rounds never overlap.
