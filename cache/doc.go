@@ -14,8 +14,9 @@
 //   - Fetcher: whoever fills missing ranges (the resolver). The cache declares
 //     the interface; it never knows about stores, chunks or keys.
 //   - Access log: when each key was last used (opened or read through
-//     Ensure), kept in memory and saved to access.json by SaveAccess at most
-//     as often as the caller asks; the resolver's evictor frees the least
+//     Ensure): the uses since the last save are kept in memory, and
+//     SaveAccess merges them into access.log (a sorted binary file, read a
+//     record at a time) at most as often as the caller asks; the resolver's evictor frees the least
 //     recently used Resident content first when the cache is over its byte
 //     budget. Walk lists what is on disk a batch at a time (the orphan
 //     sweep); Scan lists all of it at once (fsck).

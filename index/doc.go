@@ -45,13 +45,18 @@
 //   - Claim: one child named under one entry version. A relink keeps the
 //     entry's version, so a version can have several claims; the name is
 //     settled from all of them and which files are live (claims.go).
+//   - Merge: two directories made under one name on two devices; the one
+//     that loses the name is shown inside the winner, as a view recorded in
+//     dir_merges and undone when the versions no longer give it (merge.go).
 //
 // # Concurrency
 //
 // All writes go through one SQLite connection, serialised by DB.mu, which also
 // guards the in-memory handle table (open counts, write-open counts, lookup
 // counts) and the attribute overlay (sizes and mtimes of files being written,
-// coalesced so that write(2) costs no transaction). Reads that need no
+// coalesced so that write(2) costs no transaction, and a change of mode,
+// owner or times made while a file is open for writing, committed with its
+// writes or before any other write transaction). Reads that need no
 // overlay-consistency use a pool of reader connections.
 //
 // Namespace writes run on the writer connection inside BEGIN IMMEDIATE
