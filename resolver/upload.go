@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/syncfs/syncfs/blobstore"
 	"github.com/syncfs/syncfs/cache"
@@ -46,19 +47,45 @@ func (e *Engine) uploadOnce(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	uploaded := make(map[uint64]index.Uploaded, len(ups))
-	for _, u := range ups {
+	var mu sync.Mutex
+	one := func(ctx context.Context, u index.Upload) error {
 		c, err := e.uploadContent(ctx, u)
 		if errors.Is(err, os.ErrNotExist) {
-			continue // purged meanwhile
+			return nil // purged meanwhile
 		}
 		if errors.Is(err, errDeferred) {
 			e.log.Info("upload deferred until a prune finishes", "ino", u.Ino, "err", err)
-			continue
+			return nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("upload inode %d: %w", u.Ino, err)
+			return fmt.Errorf("upload inode %d: %w", u.Ino, err)
 		}
+		mu.Lock()
 		uploaded[u.Ino] = index.Uploaded{Wgen: u.Wgen, Content: c}
+		mu.Unlock()
+		return nil
+	}
+	// Files smaller than a chunk several at a time: each is one small
+	// object whose put waits on the store (a sync, on a local store), and
+	// one after another they held a tree of small files to a few hundred
+	// a second. Larger files go one at a time, each with its chunks in
+	// parallel, which bounds the chunk buffers held at once.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.Parallel)
+	for _, u := range ups {
+		if u.Size < int64(e.repo.Config.Chunker.Min) {
+			g.Go(func() error { return one(gctx, u) })
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return false, err
+	}
+	for _, u := range ups {
+		if u.Size >= int64(e.repo.Config.Chunker.Min) {
+			if err := one(ctx, u); err != nil {
+				return false, err
+			}
+		}
 	}
 	b, err := e.idx.SealBatch(maxBatchRecords, uploaded, e.sealJournal)
 	if err != nil {
