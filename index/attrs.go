@@ -157,6 +157,32 @@ type SetAttrIn struct {
 	Ctime *int64
 }
 
+// applyTo sets in's mode, owner and times on a; now is UTIME_NOW's time.
+// The size and change time are the caller's.
+func (in SetAttrIn) applyTo(a *Attr, now int64) {
+	if in.Mode != nil {
+		a.Mode = a.Mode&syscall.S_IFMT | *in.Mode&0o7777
+	}
+	if in.UID != nil {
+		a.UID = *in.UID
+	}
+	if in.GID != nil {
+		a.GID = *in.GID
+	}
+	if in.Atime != nil {
+		a.Atime = *in.Atime
+	}
+	if in.AtimeNow {
+		a.Atime = now
+	}
+	if in.Mtime != nil {
+		a.Mtime = *in.Mtime
+	}
+	if in.MtimeNow {
+		a.Mtime = now
+	}
+}
+
 // SetAttr changes attributes. A size change is a content change: the file
 // becomes Staged and its write generation moves on. The caller has already
 // truncated the cache file (and, for an Absent file, fetched it first).
@@ -177,29 +203,11 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 		if in.Ctime != nil {
 			ctime = *in.Ctime
 		}
+		in.applyTo(&a, now)
 		if in.Mode != nil {
-			a.Mode = a.Mode&syscall.S_IFMT | *in.Mode&0o7777
 			if err := chmodACLTx(tx, ino, a.Mode); err != nil {
 				return err
 			}
-		}
-		if in.UID != nil {
-			a.UID = *in.UID
-		}
-		if in.GID != nil {
-			a.GID = *in.GID
-		}
-		if in.Atime != nil {
-			a.Atime = *in.Atime
-		}
-		if in.AtimeNow {
-			a.Atime = now
-		}
-		if in.Mtime != nil {
-			a.Mtime = *in.Mtime
-		}
-		if in.MtimeNow {
-			a.Mtime = now
 		}
 		if p := db.overlay[ino]; p != nil && p.dirty && (in.Mtime != nil || in.MtimeNow) {
 			// A time set now replaces the time of writes not yet
@@ -289,27 +297,7 @@ func (db *DB) setAttrPendingLocked(ino uint64, in SetAttrIn) (a Attr, ok bool, e
 		return Attr{}, false, nil
 	}
 	now := db.now().UnixNano()
-	if in.Mode != nil {
-		a.Mode = a.Mode&syscall.S_IFMT | *in.Mode&0o7777
-	}
-	if in.UID != nil {
-		a.UID = *in.UID
-	}
-	if in.GID != nil {
-		a.GID = *in.GID
-	}
-	if in.Atime != nil {
-		a.Atime = *in.Atime
-	}
-	if in.AtimeNow {
-		a.Atime = now
-	}
-	if in.Mtime != nil {
-		a.Mtime = *in.Mtime
-	}
-	if in.MtimeNow {
-		a.Mtime = now
-	}
+	in.applyTo(&a, now)
 	a.Ctime = now
 	p := db.overlay[ino]
 	if p == nil {
