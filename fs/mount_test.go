@@ -29,7 +29,7 @@ func mountWith(t *testing.T, edit func(*Options)) (string, *index.DB, *FS) {
 		t.Fatalf("no /dev/fuse: %v", err)
 	}
 	dir := t.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Device: "test", RootMode: 0o777})
+	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Device: "test", RootMode: 0o777, GroupWindow: index.DefaultGroupWindow})
 	if err != nil {
 		t.Fatal(err)
 	}

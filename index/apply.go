@@ -12,7 +12,7 @@ import (
 // Watermark returns the last journal sequence of device applied here.
 func (db *DB) Watermark(device string) (uint64, error) {
 	var seq uint64
-	err := db.r.QueryRow("SELECT seq FROM watermarks WHERE device=?", device).Scan(&seq)
+	err := db.settled().QueryRow("SELECT seq FROM watermarks WHERE device=?", device).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -27,7 +27,7 @@ func (db *DB) Watermark(device string) (uint64, error) {
 func (db *DB) SetPullError(device, msg string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	_, err := db.w.Exec(`INSERT INTO watermarks(device, seq, err) VALUES(?, 0, ?)
+	_, err := db.wq().Exec(`INSERT INTO watermarks(device, seq, err) VALUES(?, 0, ?)
 		ON CONFLICT(device) DO UPDATE SET err=excluded.err`, device, msg)
 	if err != nil {
 		return fmt.Errorf("record pull error: %w", err)

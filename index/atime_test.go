@@ -39,7 +39,7 @@ func TestAccessedRelatime(t *testing.T) {
 	rowAtime := func() int64 {
 		t.Helper()
 		var a int64
-		if err := db.r.QueryRow("SELECT atime FROM inodes WHERE ino=?", f.Ino).Scan(&a); err != nil {
+		if err := db.settled().QueryRow("SELECT atime FROM inodes WHERE ino=?", f.Ino).Scan(&a); err != nil {
 			t.Fatal(err)
 		}
 		return a

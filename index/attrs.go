@@ -125,9 +125,9 @@ func (db *DB) applyOverlay(a *Attr) {
 // GetAttr returns an inode's attributes.
 func (db *DB) GetAttr(ino uint64) (Attr, error) {
 	var a Attr
-	err := db.readAttr(func() ([]*Attr, error) {
+	err := db.readAttr(func(q txn) ([]*Attr, error) {
 		var err error
-		a, err = scanAttr(db.r.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
+		a, err = scanAttr(q.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("inode %d: %w", ino, ErrNotExist)
 		}
@@ -193,7 +193,7 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 		return a, err
 	}
 	var out Attr
-	err := db.write(func(tx txn) error {
+	err := db.writeGrouped(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -236,6 +236,7 @@ func (db *DB) SetAttr(ino uint64, in SetAttrIn) (Attr, error) {
 				if err := Transition(a.State, StateStaged); err != nil {
 					return err
 				}
+				db.commitNow = db.commitNow || a.State != StateStaged // the cache file was truncated: see openTx
 				a.State = StateStaged
 			}
 			a.Wgen++
@@ -289,7 +290,7 @@ func (db *DB) setAttrPendingLocked(ino uint64, in SetAttrIn) (a Attr, ok bool, e
 	if in.Mode != nil && !db.noXattr.has(ino) {
 		return Attr{}, false, nil
 	}
-	a, err = db.getAttrTx(db.w, ino)
+	a, err = db.getAttrTx(db.wq(), ino)
 	if err != nil {
 		return Attr{}, false, err
 	}
@@ -373,7 +374,7 @@ func (db *DB) Accessed(ino uint64) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var atime, mtime, ctime int64
-	err := db.w.QueryRow("SELECT atime, mtime, ctime FROM inodes WHERE ino=?", ino).Scan(&atime, &mtime, &ctime)
+	err := db.wq().QueryRow("SELECT atime, mtime, ctime FROM inodes WHERE ino=?", ino).Scan(&atime, &mtime, &ctime)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // gone meanwhile: nothing was read that matters
 	}
@@ -451,7 +452,7 @@ func (db *DB) NoteWrite(ino uint64, end int64, mtime int64) {
 	p := db.overlay[ino]
 	if p == nil || !p.sized {
 		var size int64
-		if err := db.w.QueryRow("SELECT size FROM inodes WHERE ino=?", ino).Scan(&size); err != nil {
+		if err := db.wq().QueryRow("SELECT size FROM inodes WHERE ino=?", ino).Scan(&size); err != nil {
 			return
 		}
 		if p == nil {
@@ -496,7 +497,7 @@ func (db *DB) flushAllLocked() error {
 	for ino := range db.overlay {
 		errs = append(errs, db.flushLocked(ino))
 	}
-	errs = append(errs, db.flushAtimesLocked())
+	errs = append(errs, db.flushAtimesLocked(), db.endGroupLocked())
 	return errors.Join(errs...)
 }
 
@@ -511,7 +512,7 @@ func (db *DB) flushLocked(ino uint64) error {
 		}
 		return nil
 	}
-	err := db.write(func(tx txn) error {
+	err := db.writeGrouped(func(tx txn) error {
 		if p.meta != nil {
 			return nil // write committed it first
 		}
@@ -573,12 +574,24 @@ func (db *DB) flushed(ino uint64) {
 // read just before an overlay commit, merged just after it, would show the
 // old size of a write that has already returned: if a commit happened
 // meanwhile, the read is retried.
-func (db *DB) readAttr(read func() ([]*Attr, error)) error {
+func (db *DB) readAttr(read func(q txn) ([]*Attr, error)) error {
 	for {
 		db.mu.Lock()
+		if db.grp != nil {
+			// The open group holds acknowledged changes the readers
+			// cannot see yet: read through it (see view).
+			as, err := read(connTx{db.grp.c})
+			if err == nil {
+				for _, a := range as {
+					db.applyOverlay(a)
+				}
+			}
+			db.mu.Unlock()
+			return err
+		}
 		before := db.flushes
 		db.mu.Unlock()
-		as, err := read()
+		as, err := read(db.r)
 		if err != nil {
 			return err
 		}

@@ -7,10 +7,19 @@ import (
 	"testing"
 )
 
+// benchModes runs bench with every change committed on its own
+// ("single") and with group commit, as a mount has it ("grouped").
+func benchModes(b *testing.B, bench func(*testing.B, Options)) {
+	b.Run("single", func(b *testing.B) { bench(b, Options{Device: "bench"}) })
+	b.Run("grouped", func(b *testing.B) { bench(b, Options{Device: "bench", GroupWindow: DefaultGroupWindow}) })
+}
+
 // BenchmarkCreate measures Create of empty files in one directory, the cost
 // of a create(2) on the mount without the FUSE round trip.
-func BenchmarkCreate(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "index.db"), Options{Device: "bench"})
+func BenchmarkCreate(b *testing.B) { benchModes(b, benchCreate) }
+
+func benchCreate(b *testing.B, opts Options) {
+	db, err := Open(filepath.Join(b.TempDir(), "index.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,8 +56,10 @@ func BenchmarkUnlink(b *testing.B) {
 // BenchmarkExtractFile measures what tar does to the index for each file it
 // extracts, without FUSE: create and open, write (the size), chown, chmod,
 // set the times, flush and release.
-func BenchmarkExtractFile(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "index.db"), Options{Device: "bench"})
+func BenchmarkExtractFile(b *testing.B) { benchModes(b, benchExtractFile) }
+
+func benchExtractFile(b *testing.B, opts Options) {
+	db, err := Open(filepath.Join(b.TempDir(), "index.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}

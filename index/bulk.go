@@ -29,7 +29,7 @@ func (db *DB) CreateBatch(entries []NewEntry) ([]Attr, error) {
 	out := make([]Attr, 0, len(entries))
 	err := db.write(func(tx txn) error {
 		for _, e := range entries {
-			a, err := db.createTx(tx, e.Parent, e.Name, e.Node)
+			a, err := db.createTx(tx, e.Parent, e.Name, e.Node, false)
 			if err != nil {
 				return fmt.Errorf("create batch: %w", err)
 			}

@@ -35,7 +35,7 @@ func dumpTables(t *testing.T, db *DB) string {
 		"SELECT parent_fid, hex(name), vv, hlc, author, child FROM dentry_versions ORDER BY parent_fid, name",
 		"SELECT key, gen, ino, parent, parent_fid, hex(name) FROM outbox ORDER BY gen",
 	} {
-		rows, err := db.r.Query(q)
+		rows, err := db.settled().Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func (db *DB) KnownKeys(ctx context.Context, keys []CacheKey) ([]bool, error) {
 }
 
 func (db *DB) scanKeys(ctx context.Context, q string, args []any, fn func(CacheKey)) error {
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.settled().QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("known cache keys: %w", err)
 	}

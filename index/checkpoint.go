@@ -60,7 +60,7 @@ func (c *Checkpoint) Records() []Record {
 // (given the file's versions oldest first and the index of one); nil keeps
 // them all.
 func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Version, i int) bool) (*Checkpoint, error) {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.settled().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}

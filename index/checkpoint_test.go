@@ -200,7 +200,7 @@ func (d *simDevice) settledState() string {
 	d.t.Helper()
 	var lines []string
 	q := func(prefix, query string) {
-		rows, err := d.db.r.Query(query)
+		rows, err := d.db.settled().Query(query)
 		if err != nil {
 			d.t.Fatal(err)
 		}
@@ -231,7 +231,7 @@ func (d *simDevice) settledState() string {
 	q("name", `SELECT p.file_id AS parent, d.name, c.file_id AS child FROM dentries d JOIN inodes p ON p.ino=d.parent JOIN inodes c ON c.ino=d.ino`)
 	// Every claim on a version of a name that no other supersedes (what a
 	// checkpoint carries); superseded ones may wait here to be dropped.
-	rows, err := d.db.r.Query(`SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions
+	rows, err := d.db.settled().Query(`SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions
 		UNION SELECT parent_fid, name, vv, hlc, author, child FROM entry_claims ORDER BY 1, 2, 6`)
 	if err != nil {
 		d.t.Fatal(err)
@@ -289,7 +289,7 @@ func diffLines(a, b string) string {
 func (d *simDevice) mustFind(fid string) Attr {
 	d.t.Helper()
 	var ino uint64
-	if err := d.db.r.QueryRow("SELECT ino FROM inodes WHERE file_id=? AND state!=?", fid, StateTombstoned).Scan(&ino); err != nil {
+	if err := d.db.settled().QueryRow("SELECT ino FROM inodes WHERE file_id=? AND state!=?", fid, StateTombstoned).Scan(&ino); err != nil {
 		d.t.Fatalf("%s: find %s: %v", d.name, fid, err)
 	}
 	a, err := d.db.GetAttr(ino)

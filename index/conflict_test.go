@@ -60,7 +60,7 @@ func newSimSeeded(t *testing.T, clock *simClock, seed int64, names ...string) []
 	var out []*simDevice
 	for i, n := range names {
 		src := mrand.New(mrand.NewSource(seed*1000 + int64(i)))
-		db, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{Device: n, Now: clock.Now, Rand: src})
+		db, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{Device: n, Now: clock.Now, Rand: src, GroupWindow: testGroupWindow})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -563,7 +563,7 @@ func debugAll(devs []*simDevice) string {
 // a failure message.
 func (d *simDevice) debugDump() string {
 	out := d.name + ":\n"
-	rows, _ := d.db.r.Query("SELECT ino, file_id, nlink, state, vv, hlc, author, home_parent, coalesce(home_name, x'') FROM inodes")
+	rows, _ := d.db.settled().Query("SELECT ino, file_id, nlink, state, vv, hlc, author, home_parent, coalesce(home_name, x'') FROM inodes")
 	for rows.Next() {
 		var ino, nlink, st, hlc int64
 		var fid, vv, au, hp string
@@ -572,14 +572,14 @@ func (d *simDevice) debugDump() string {
 		out += fmt.Sprintf("  ino %d %s nlink %d st %d vv %s hlc %d au %s home %s/%s\n", ino, fid[:min(8, len(fid))], nlink, st, vv, hlc%1e12, au, hp[:min(8, len(hp))], hn)
 	}
 	rows.Close()
-	rows, _ = d.db.r.Query("SELECT file_id, vv FROM tombstones")
+	rows, _ = d.db.settled().Query("SELECT file_id, vv FROM tombstones")
 	for rows.Next() {
 		var fid, vv string
 		rows.Scan(&fid, &vv)
 		out += fmt.Sprintf("  tomb %s %s\n", fid[:8], vv)
 	}
 	rows.Close()
-	rows, _ = d.db.r.Query("SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions")
+	rows, _ = d.db.settled().Query("SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions")
 	for rows.Next() {
 		var p, vv, au, c string
 		var n []byte
@@ -588,7 +588,7 @@ func (d *simDevice) debugDump() string {
 		out += fmt.Sprintf("  dv %s/%s %s %d %s -> %s\n", p[:min(8, len(p))], n, vv, hlc%1e12, au, c[:min(8, len(c))])
 	}
 	rows.Close()
-	rows, _ = d.db.r.Query("SELECT parent_fid, name, vv, hlc, author, child FROM entry_claims")
+	rows, _ = d.db.settled().Query("SELECT parent_fid, name, vv, hlc, author, child FROM entry_claims")
 	for rows.Next() {
 		var p, vv, au, c string
 		var n []byte

@@ -145,7 +145,7 @@ func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 	// The losing version is the copy's first recorded version (its record
 	// carries the loser's time and device), else the one noted when the
 	// copy was made here: the same on every device once all have synced.
-	rows, err := db.r.QueryContext(ctx, `SELECT c.ino, c.file_id, cc.orig_id,
+	rows, err := db.settled().QueryContext(ctx, `SELECT c.ino, c.file_id, cc.orig_id,
 		coalesce((SELECT h.hlc FROM history h WHERE h.file_id=c.file_id ORDER BY h.hlc, h.author LIMIT 1), cc.loser_hlc),
 		coalesce((SELECT h.author FROM history h WHERE h.file_id=c.file_id ORDER BY h.hlc, h.author LIMIT 1), cc.loser_author),
 		c.hlc, c.author,
@@ -219,7 +219,7 @@ func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 // applied the same batches, so every such device lists the same ones.
 func (db *DB) keptLosers(ctx context.Context) ([]Conflict, error) {
 	copied := map[string]bool{} // original file ID + loser time + loser device
-	rows, err := db.r.QueryContext(ctx, `SELECT cc.orig_id,
+	rows, err := db.settled().QueryContext(ctx, `SELECT cc.orig_id,
 		coalesce((SELECT h.hlc FROM history h WHERE h.file_id=cc.file_id ORDER BY h.hlc, h.author LIMIT 1), cc.loser_hlc),
 		coalesce((SELECT h.author FROM history h WHERE h.file_id=cc.file_id ORDER BY h.hlc, h.author LIMIT 1), cc.loser_author)
 		FROM conflict_copies cc WHERE cc.orig_id!=''`)
@@ -248,7 +248,7 @@ func (db *DB) keptLosers(ctx context.Context) ([]Conflict, error) {
 		content []byte
 	}
 	var files []held
-	rows, err = db.r.QueryContext(ctx, `SELECT i.ino, i.file_id, i.base_vv, i.hlc, i.author, coalesce(i.content, x'') FROM inodes i
+	rows, err = db.settled().QueryContext(ctx, `SELECT i.ino, i.file_id, i.base_vv, i.hlc, i.author, coalesce(i.content, x'') FROM inodes i
 		WHERE i.nlink>0 AND i.state!=? AND (i.mode & 61440)=32768 AND (SELECT count(*) FROM history h WHERE h.file_id=i.file_id) > 1`, StateTombstoned)
 	if err != nil {
 		return nil, fmt.Errorf("list conflicts: %w", err)
@@ -276,7 +276,7 @@ func (db *DB) keptLosers(ctx context.Context) ([]Conflict, error) {
 	}
 	var out []Conflict
 	for _, f := range files {
-		hrows, err := db.r.QueryContext(ctx, "SELECT vv, hlc, author, coalesce(content, x''), deleted FROM history WHERE file_id=?", f.fid)
+		hrows, err := db.settled().QueryContext(ctx, "SELECT vv, hlc, author, coalesce(content, x''), deleted FROM history WHERE file_id=?", f.fid)
 		if err != nil {
 			return nil, fmt.Errorf("list conflicts: %w", err)
 		}
@@ -342,7 +342,7 @@ func (db *DB) ConflictsOf(ctx context.Context, ino uint64) ([]Conflict, error) {
 // LoserVersion returns the recorded version a loser kept only in versions
 // (Conflict.LoserVV set) stands for, with its content.
 func (db *DB) LoserVersion(c Conflict) (Version, error) {
-	row := db.r.QueryRow("SELECT "+historyCols+" FROM history WHERE file_id=? AND deleted=0 AND (vv=? OR hlc=? AND author=?) ORDER BY vv=? DESC LIMIT 1",
+	row := db.settled().QueryRow("SELECT "+historyCols+" FROM history WHERE file_id=? AND deleted=0 AND (vv=? OR hlc=? AND author=?) ORDER BY vv=? DESC LIMIT 1",
 		c.OrigID, c.LoserVV.encode(), c.Loser.HLC, c.Loser.Device, c.LoserVV.encode())
 	v, err := scanVersion(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -409,7 +409,7 @@ func (db *DB) Supersede(ino uint64) error {
 func (db *DB) FirstName(ino uint64) (uint64, string, error) {
 	var parent uint64
 	var name []byte
-	err := db.r.QueryRow("SELECT parent, name FROM dentries WHERE ino=? ORDER BY id LIMIT 1", ino).Scan(&parent, &name)
+	err := db.settled().QueryRow("SELECT parent, name FROM dentries WHERE ino=? ORDER BY id LIMIT 1", ino).Scan(&parent, &name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", fmt.Errorf("name of inode %d: %w", ino, ErrNotExist)
 	}
@@ -423,7 +423,7 @@ func (db *DB) FirstName(ino uint64) (uint64, string, error) {
 // names shows the same one on every device (PathOf takes the oldest entry
 // here, which differs between devices).
 func (db *DB) firstPath(ino uint64) (string, error) {
-	rows, err := db.r.Query("SELECT parent, name FROM dentries WHERE ino=?", ino)
+	rows, err := db.settled().Query("SELECT parent, name FROM dentries WHERE ino=?", ino)
 	if err != nil {
 		return "", fmt.Errorf("path of %d: %w", ino, err)
 	}

@@ -311,7 +311,7 @@ func randomOp(t *testing.T, rng *rand.Rand, d *simDevice, m *simModel) {
 // historyContents returns the hashes of every content in d's history.
 func historyContents(t *testing.T, d *simDevice) map[string]bool {
 	t.Helper()
-	rows, err := d.db.r.Query("SELECT content FROM history WHERE deleted=0 AND content IS NOT NULL")
+	rows, err := d.db.settled().Query("SELECT content FROM history WHERE deleted=0 AND content IS NOT NULL")
 	if err != nil {
 		t.Fatal(err)
 	}

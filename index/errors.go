@@ -35,3 +35,10 @@ func noSpace(err error) error {
 	}
 	return err
 }
+
+// isUniqueViolation reports whether err is SQLite refusing a row that a
+// UNIQUE constraint already has (a name taken in its directory).
+func isUniqueViolation(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
+}

@@ -24,11 +24,18 @@ func (db *DB) Open(ino uint64, write, trunc bool) (Attr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.write(func(tx txn) error {
-		var err error
-		out, err = db.openTx(tx, ino, write, trunc)
-		return err
-	})
+	var err error
+	if !write {
+		// Nothing to change: a read needs no transaction (diff -r
+		// opens every file it compares).
+		out, err = db.getAttrTx(db.wq(), ino)
+	} else {
+		err = db.writeGrouped(func(tx txn) error {
+			var err error
+			out, err = db.openTx(tx, ino, write, trunc)
+			return err
+		})
+	}
 	if err != nil {
 		return Attr{}, err
 	}
@@ -45,12 +52,9 @@ func (db *DB) CreateOpen(parent uint64, name string, n NewNode, write bool) (Att
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out Attr
-	err := db.write(func(tx txn) error {
-		a, err := db.createTx(tx, parent, name, n)
-		if err != nil {
-			return err
-		}
-		out, err = db.openTx(tx, a.Ino, write, false)
+	err := db.writeGrouped(func(tx txn) error {
+		var err error
+		out, err = db.createTx(tx, parent, name, n, write)
 		return err
 	})
 	if err != nil {
@@ -73,6 +77,11 @@ func (db *DB) openTx(tx txn, ino uint64, write, trunc bool) (Attr, error) {
 		if err := Transition(a.State, StateStaged); err != nil {
 			return Attr{}, err
 		}
+		// The cache file is written once this returns: the index
+		// must say Staged on disk first, or a crash would leave it
+		// Resident with content that is not its version's
+		// (writeGrouped).
+		db.commitNow = db.commitNow || a.State != StateStaged
 		a.State = StateStaged
 		a.Wgen++
 		content := false
@@ -147,14 +156,14 @@ func (db *DB) maybePurgeLocked(ino uint64) error {
 	// Most releases are of files that still have names: look before
 	// starting a write transaction, so that closing a file costs none.
 	var a Attr
-	err := db.w.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&a.State, &a.Nlink)
+	err := db.wq().QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&a.State, &a.Nlink)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !a.IsTmpfile() && (a.State != StateTombstoned || a.Nlink != 0) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("purge %d: %w", ino, err)
 	}
-	return db.write(func(tx txn) error {
+	return db.writeGrouped(func(tx txn) error {
 		if a.IsTmpfile() {
 			// Closed before it had a name: it never existed anywhere
 			// else, and nothing of it was journaled.
@@ -209,7 +218,7 @@ func (db *DB) purgeTx(tx txn, ino uint64) error {
 // purgeAllLocked purges every Tombstoned inode that nothing holds, and every
 // tmpfile never named, at start.
 func (db *DB) purgeAllLocked() error {
-	rows, err := db.w.Query("SELECT ino FROM inodes WHERE nlink=0 AND (state=? OR state=? AND (mode & 61440) = 32768)", StateTombstoned, StateStaged)
+	rows, err := db.wq().Query("SELECT ino FROM inodes WHERE nlink=0 AND (state=? OR state=? AND (mode & 61440) = 32768)", StateTombstoned, StateStaged)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
@@ -239,7 +248,7 @@ type CacheKey struct {
 
 // Trash returns up to limit cache files that are no longer needed.
 func (db *DB) Trash(limit int) ([]CacheKey, error) {
-	rows, err := db.r.Query("SELECT ino, cver FROM trash LIMIT ?", limit)
+	rows, err := db.settled().Query("SELECT ino, cver FROM trash LIMIT ?", limit)
 	if err != nil {
 		return nil, fmt.Errorf("read trash: %w", err)
 	}

@@ -105,7 +105,7 @@ func scanVersion(s scanner) (Version, error) {
 // one held now marked Current and those concurrent with it marked
 // Concurrent. A file never seen gives an empty list.
 func (db *DB) Versions(fileID string) ([]Version, error) {
-	rows, err := db.r.Query("SELECT "+historyCols+" FROM history WHERE file_id=?", fileID)
+	rows, err := db.settled().Query("SELECT "+historyCols+" FROM history WHERE file_id=?", fileID)
 	if err != nil {
 		return nil, fmt.Errorf("versions of %s: %w", fileID, err)
 	}
@@ -133,7 +133,7 @@ func (db *DB) Versions(fileID string) ([]Version, error) {
 	})
 	var bases string
 	var nlink int
-	err = db.r.QueryRow("SELECT base_vv, nlink FROM inodes WHERE file_id=?", fileID).Scan(&bases, &nlink)
+	err = db.settled().QueryRow("SELECT base_vv, nlink FROM inodes WHERE file_id=?", fileID).Scan(&bases, &nlink)
 	live := err == nil && nlink > 0
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("versions of %s: %w", fileID, err)
@@ -158,7 +158,7 @@ func (db *DB) Versions(fileID string) ([]Version, error) {
 // again here), each with its last live version, most recently deleted
 // first.
 func (db *DB) DeletedUnder(dirFileID string) ([]DeletedFile, error) {
-	rows, err := db.r.Query(`SELECT DISTINCT h.file_id FROM history h WHERE h.home_parent=? AND h.deleted=0
+	rows, err := db.settled().Query(`SELECT DISTINCT h.file_id FROM history h WHERE h.home_parent=? AND h.deleted=0
 		AND NOT EXISTS(SELECT 1 FROM inodes i WHERE i.file_id=h.file_id AND i.nlink>0)`, dirFileID)
 	if err != nil {
 		return nil, fmt.Errorf("deleted files: %w", err)
@@ -289,7 +289,8 @@ func (db *DB) CreateFromContent(parent uint64, name string, n NewNode, c Content
 		if mtime == 0 {
 			mtime = now
 		}
-		ino, err := db.insertInodeTx(tx, p, n, syscall.S_IFREG, 1, StateAbsent, nil, now)
+		na, err := db.insertInodeTx(tx, p, n, syscall.S_IFREG, 1, StateAbsent, nil, now, nil)
+		ino := na.Ino
 		if err != nil {
 			return fmt.Errorf("create %q: %w", name, err)
 		}

@@ -4,15 +4,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"syscall"
 	"testing"
+	"time"
 )
+
+// testGroupWindow is the group commit window of the tests' indexes: a
+// mount's, unless SYNCFS_INDEX_SINGLE_COMMIT is set (every change then
+// commits on its own, as the command line's indexes do).
+var testGroupWindow = func() time.Duration {
+	if os.Getenv("SYNCFS_INDEX_SINGLE_COMMIT") != "" {
+		return 0
+	}
+	return DefaultGroupWindow
+}()
 
 func openTest(t *testing.T, dev string) *DB {
 	t.Helper()
-	db, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{Device: dev})
+	db, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{Device: dev, GroupWindow: testGroupWindow})
 	if err != nil {
 		t.Fatal(err)
 	}

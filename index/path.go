@@ -18,7 +18,9 @@ func (db *DB) PathOf(ino uint64) (string, error) {
 		}
 		var parent uint64
 		var name []byte
-		err := db.r.QueryRow("SELECT parent, name FROM dentries WHERE ino=? ORDER BY id LIMIT 1", ino).Scan(&parent, &name)
+		q, done := db.view()
+		err := q.QueryRow("SELECT parent, name FROM dentries WHERE ino=? ORDER BY id LIMIT 1", ino).Scan(&parent, &name)
+		done()
 		if errors.Is(err, sql.ErrNoRows) {
 			return "(unlinked)", nil
 		}

@@ -47,7 +47,7 @@ type FileRef struct {
 func (db *DB) FilesUnder(ctx context.Context, roots []uint64) ([]FileRef, error) {
 	var out []FileRef
 	for _, root := range roots {
-		rows, err := db.r.QueryContext(ctx, subtreeCTE+` SELECT t.path, `+prefixed("i.", attrCols)+` FROM t JOIN inodes i ON i.ino = t.ino ORDER BY t.path`, root)
+		rows, err := db.settled().QueryContext(ctx, subtreeCTE+` SELECT t.path, `+prefixed("i.", attrCols)+` FROM t JOIN inodes i ON i.ino = t.ino ORDER BY t.path`, root)
 		if err != nil {
 			return nil, fmt.Errorf("list files under %d: %w", root, err)
 		}
@@ -166,7 +166,7 @@ func (db *DB) InheritPins() (int, error) {
 	// Most rounds find nothing: ask a reader first, so that the periodic
 	// sweep does not hold the writer (and so every fs operation) for a scan.
 	var need int
-	err := db.r.QueryRow(`SELECT EXISTS(SELECT 1 FROM inodes p JOIN dentries d ON d.parent = p.ino JOIN inodes c ON c.ino = d.ino
+	err := db.settled().QueryRow(`SELECT EXISTS(SELECT 1 FROM inodes p JOIN dentries d ON d.parent = p.ino JOIN inodes c ON c.ino = d.ino
 		WHERE p.pinned != 0 AND (p.mode & 61440) = 16384 AND c.pinned = 0)`).Scan(&need)
 	if err != nil {
 		return 0, fmt.Errorf("inherit pins: %w", err)
@@ -205,7 +205,7 @@ type PinFetch struct {
 // PinnedAbsent returns up to limit linked, pinned, Absent files: the ones
 // the engine must fetch.
 func (db *DB) PinnedAbsent(limit int) ([]PinFetch, error) {
-	rows, err := db.r.Query(`SELECT ino, cver, size FROM inodes WHERE pinned != 0 AND state = ? AND nlink > 0
+	rows, err := db.settled().Query(`SELECT ino, cver, size FROM inodes WHERE pinned != 0 AND state = ? AND nlink > 0
 		AND (mode & 61440) = 32768 ORDER BY ino LIMIT ?`, StateAbsent, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pinned absent files: %w", err)
@@ -225,7 +225,7 @@ func (db *DB) PinnedAbsent(limit int) ([]PinFetch, error) {
 // PinBacklog returns how many pinned files, of how many bytes, are still
 // to fetch.
 func (db *DB) PinBacklog() (files int, bytes int64, err error) {
-	err = db.r.QueryRow(`SELECT count(*), coalesce(sum(size), 0) FROM inodes WHERE pinned != 0 AND state = ? AND nlink > 0
+	err = db.settled().QueryRow(`SELECT count(*), coalesce(sum(size), 0) FROM inodes WHERE pinned != 0 AND state = ? AND nlink > 0
 		AND (mode & 61440) = 32768`, StateAbsent).Scan(&files, &bytes)
 	if err != nil {
 		return 0, 0, fmt.Errorf("pin backlog: %w", err)
@@ -239,7 +239,7 @@ func (db *DB) PinBacklogUnder(ctx context.Context, roots []uint64) (files int, b
 	for _, root := range roots {
 		var n int
 		var b int64
-		err := db.r.QueryRowContext(ctx, subtreeCTE+` SELECT count(*), coalesce(sum(i.size), 0)
+		err := db.settled().QueryRowContext(ctx, subtreeCTE+` SELECT count(*), coalesce(sum(i.size), 0)
 			FROM (SELECT DISTINCT ino FROM t) u JOIN inodes i ON i.ino = u.ino
 			WHERE i.pinned != 0 AND i.state = ?2 AND i.nlink > 0 AND (i.mode & 61440) = 32768`, root, StateAbsent).Scan(&n, &b)
 		if err != nil {
@@ -262,7 +262,7 @@ type Evictable struct {
 // EvictionCandidates returns every file the evictor may free, in no order
 // (the cache knows which were used last).
 func (db *DB) EvictionCandidates() ([]Evictable, error) {
-	rows, err := db.r.Query(`SELECT ino, cver, state, size FROM inodes WHERE pinned = 0 AND state IN (?, ?)
+	rows, err := db.settled().Query(`SELECT ino, cver, state, size FROM inodes WHERE pinned = 0 AND state IN (?, ?)
 		AND (mode & 61440) = 32768`, StateResident, StateAbsent)
 	if err != nil {
 		return nil, fmt.Errorf("eviction candidates: %w", err)
@@ -305,7 +305,7 @@ type KnownFile struct {
 // Unlike KnownCacheFiles it holds only the few files not yet uploaded, not
 // every file of the index.
 func (db *DB) StagedFiles(ctx context.Context) ([]KnownFile, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT ino, cver, size FROM inodes WHERE state = ? AND (mode & 61440) = ?`, StateStaged, syscall.S_IFREG)
+	rows, err := db.settled().QueryContext(ctx, `SELECT ino, cver, size FROM inodes WHERE state = ? AND (mode & 61440) = ?`, StateStaged, syscall.S_IFREG)
 	if err != nil {
 		return nil, fmt.Errorf("staged files: %w", err)
 	}
@@ -328,7 +328,7 @@ func (db *DB) StagedFiles(ctx context.Context) ([]KnownFile, error) {
 // and the keys in the trash (known, waiting to be removed), for fsck to
 // compare with the cache directory.
 func (db *DB) KnownCacheFiles(ctx context.Context) (files []KnownFile, trash []CacheKey, err error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT ino, cver, state, size, pinned FROM inodes WHERE (mode & 61440) = ?`, syscall.S_IFREG)
+	rows, err := db.settled().QueryContext(ctx, `SELECT ino, cver, state, size, pinned FROM inodes WHERE (mode & 61440) = ?`, syscall.S_IFREG)
 	if err != nil {
 		return nil, nil, fmt.Errorf("known cache files: %w", err)
 	}
@@ -367,7 +367,7 @@ type ChunkUse struct {
 // ChunkUses returns each chunk the synced content of linked Absent and
 // Resident files refers to, once, with one file that uses it, for fsck --store.
 func (db *DB) ChunkUses(ctx context.Context) ([]ChunkUse, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT ino, content FROM inodes WHERE content IS NOT NULL AND nlink > 0 AND state IN (?, ?)`,
+	rows, err := db.settled().QueryContext(ctx, `SELECT ino, content FROM inodes WHERE content IS NOT NULL AND nlink > 0 AND state IN (?, ?)`,
 		StateAbsent, StateResident)
 	if err != nil {
 		return nil, fmt.Errorf("chunk uses: %w", err)

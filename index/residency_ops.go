@@ -14,7 +14,9 @@ import (
 func (db *DB) ContentOf(ino uint64, cver int64) (Content, error) {
 	var cb []byte
 	var cur int64
-	err := db.r.QueryRow("SELECT content, cver FROM inodes WHERE ino=?", ino).Scan(&cb, &cur)
+	q, done := db.view()
+	err := q.QueryRow("SELECT content, cver FROM inodes WHERE ino=?", ino).Scan(&cb, &cur)
+	done()
 	if errors.Is(err, sql.ErrNoRows) {
 		return Content{}, fmt.Errorf("content of %d: %w", ino, ErrNotExist)
 	}
@@ -112,7 +114,7 @@ func (db *DB) Stats() (Stats, error) {
 	// One pass over the inodes gives the residency counts, the directories,
 	// the pinned files and the pin backlog: the uploader asks after every
 	// batch, and a scan each was most of its cost.
-	rows, err := db.r.Query(`SELECT mode & 61440, state, pinned != 0, nlink > 0, count(*), coalesce(sum(size),0)
+	rows, err := db.settled().Query(`SELECT mode & 61440, state, pinned != 0, nlink > 0, count(*), coalesce(sum(size),0)
 		FROM inodes GROUP BY 1, 2, 3, 4`)
 	if err != nil {
 		return s, fmt.Errorf("stats: %w", err)
@@ -154,11 +156,11 @@ func (db *DB) Stats() (Stats, error) {
 		{&s.Unsent, "SELECT count(*) FROM journal WHERE sent=0"},
 	}
 	for _, c := range q {
-		if err := db.r.QueryRow(c.sql).Scan(c.dst); err != nil {
+		if err := db.settled().QueryRow(c.sql).Scan(c.dst); err != nil {
 			return s, fmt.Errorf("stats: %w", err)
 		}
 	}
-	rows, err = db.r.Query("SELECT device, seq, err FROM watermarks")
+	rows, err = db.settled().Query("SELECT device, seq, err FROM watermarks")
 	if err != nil {
 		return s, fmt.Errorf("stats: %w", err)
 	}

@@ -36,7 +36,7 @@ func TestSealBatchPastBlockedWindow(t *testing.T) {
 		}
 	}
 	var n int
-	if err := db.r.QueryRow("SELECT count(*) FROM outbox").Scan(&n); err != nil {
+	if err := db.settled().QueryRow("SELECT count(*) FROM outbox").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

@@ -9,11 +9,11 @@ import (
 func rowAttr(t *testing.T, db *DB, ino uint64) (Attr, string) {
 	t.Helper()
 	var vv string
-	a, err := scanAttr(db.r.QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
+	a, err := scanAttr(db.settled().QueryRow("SELECT "+attrCols+" FROM inodes WHERE ino=?", ino))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.r.QueryRow("SELECT vv FROM inodes WHERE ino=?", ino).Scan(&vv); err != nil {
+	if err := db.settled().QueryRow("SELECT vv FROM inodes WHERE ino=?", ino).Scan(&vv); err != nil {
 		t.Fatal(err)
 	}
 	return a, vv

@@ -46,7 +46,7 @@ type DirRecord struct {
 
 // ReadTree starts a consistent read of the namespace.
 func (db *DB) ReadTree(ctx context.Context) (*TreeReader, error) {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.settled().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("read tree: %w", err)
 	}

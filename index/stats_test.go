@@ -26,6 +26,7 @@ func TestStatsOnePass(t *testing.T) {
 	// Some content sizes and states, as the uploader and a remote change
 	// would leave them.
 	db.mu.Lock()
+	db.settled()
 	_, err := db.w.Exec("UPDATE inodes SET size=ino*10, state=CASE WHEN ino%3=0 THEN ? WHEN ino%3=1 THEN ? ELSE state END WHERE (mode & 61440) = 32768",
 		StateAbsent, StateResident)
 	db.mu.Unlock()
@@ -38,7 +39,7 @@ func TestStatsOnePass(t *testing.T) {
 	}
 	one := func(q string, args ...any) (n int, b int64) {
 		t.Helper()
-		if err := db.r.QueryRow(q, args...).Scan(&n, &b); err != nil {
+		if err := db.settled().QueryRow(q, args...).Scan(&n, &b); err != nil {
 			t.Fatal(err)
 		}
 		return n, b

@@ -24,6 +24,9 @@ type Upload struct {
 func (db *DB) StagedUploads(limit int) ([]Upload, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if err := db.endGroupLocked(); err != nil {
+		return nil, err
+	}
 	rows, err := db.w.Query(`SELECT i.ino, i.file_id, i.cver, i.wgen, i.size FROM outbox o JOIN inodes i ON o.ino=i.ino
 		WHERE o.key LIKE 'f:%' AND i.state=? AND i.nlink>0 ORDER BY o.gen LIMIT ?`, StateStaged, limit*4)
 	if err != nil {
@@ -411,7 +414,7 @@ func metaUintTx(tx txn, key string) (uint64, error) {
 // UnsentJournal returns the sealed batches not yet confirmed in the store, in
 // order: after a crash they are sent again, byte for byte.
 func (db *DB) UnsentJournal() ([]JournalBatch, error) {
-	rows, err := db.r.Query("SELECT seq, body FROM journal WHERE sent=0 ORDER BY seq")
+	rows, err := db.settled().Query("SELECT seq, body FROM journal WHERE sent=0 ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("unsent journal: %w", err)
 	}

@@ -118,6 +118,20 @@ func (db *DB) observe(h int64) {
 // is gone leaves a tombstone, so a stale version arriving later cannot bring
 // it back.
 func (db *DB) bumpFile(tx txn, ino uint64, content bool) error {
+	return db.bumpFileTouch(tx, ino, content, nil)
+}
+
+// dirTouch is an entry change's effect on its directory: new modification
+// and change times, and a link count moved by delta (a subdirectory made or
+// removed).
+type dirTouch struct {
+	now   int64
+	delta int
+}
+
+// bumpFileTouch is bumpFile that also applies touch, if not nil, in the
+// same statement.
+func (db *DB) bumpFileTouch(tx txn, ino uint64, content bool, touch *dirTouch) error {
 	var vs, fid, bases, author string
 	var state State
 	var oldHLC int64
@@ -135,10 +149,20 @@ func (db *DB) bumpFile(tx txn, ino uint64, content bool) error {
 	// name); a file with no name keeps the home it had. One statement for
 	// both: this runs for every local change, and a second row update was
 	// a tenth of a create's cost.
-	if _, err := tx.Exec(`UPDATE inodes SET vv=?1, base_vv=?1, hlc=?2, author=?3,
+	var err error
+	if touch == nil {
+		_, err = tx.Exec(`UPDATE inodes SET vv=?1, base_vv=?1, hlc=?2, author=?3,
 		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_parent),
 		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_name)
-		WHERE ino=?4`, v.encode(), hlc, db.device, ino); err != nil {
+		WHERE ino=?4`, v.encode(), hlc, db.device, ino)
+	} else {
+		_, err = tx.Exec(`UPDATE inodes SET vv=?1, base_vv=?1, hlc=?2, author=?3,
+		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_parent),
+		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_name),
+		mtime=?5, ctime=?5, nlink=nlink+?6
+		WHERE ino=?4`, v.encode(), hlc, db.device, ino, touch.now, touch.delta)
+	}
+	if err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
 	}
 	if state == StateTombstoned {
@@ -200,6 +224,17 @@ func (db *DB) bumpDentry(tx txn, parent uint64, name string) error {
 	if err := tx.QueryRow("SELECT file_id FROM inodes WHERE ino=?", parent).Scan(&pfid); err != nil {
 		return fmt.Errorf("entry version: parent %d: %w", parent, err)
 	}
+	var child string
+	err := tx.QueryRow("SELECT i.file_id FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)).Scan(&child)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("entry version: %w", err)
+	}
+	return db.bumpDentryOf(tx, parent, pfid, name, child)
+}
+
+// bumpDentryOf is bumpDentry for a caller that knows the directory's file
+// ID pfid and the file ID of the inode the entry now names ("" if none).
+func (db *DB) bumpDentryOf(tx txn, parent uint64, pfid, name, child string) error {
 	var vs string
 	err := tx.QueryRow("SELECT vv FROM dentry_versions WHERE parent_fid=? AND name=?", pfid, []byte(name)).Scan(&vs)
 	if err != nil && err != sql.ErrNoRows {
@@ -207,11 +242,6 @@ func (db *DB) bumpDentry(tx txn, parent uint64, name string) error {
 	}
 	v := parseVV(vs)
 	v[db.device]++
-	var child string
-	err = tx.QueryRow("SELECT i.file_id FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", parent, []byte(name)).Scan(&child)
-	if err != nil && err != sql.ErrNoRows {
-		return fmt.Errorf("entry version: %w", err)
-	}
 	if _, err := tx.Exec(`INSERT INTO dentry_versions(parent_fid, name, vv, hlc, author, child) VALUES(?, ?, ?, ?, ?, ?)
 		ON CONFLICT(parent_fid, name) DO UPDATE SET vv=excluded.vv, hlc=excluded.hlc, author=excluded.author, child=excluded.child`,
 		pfid, []byte(name), v.encode(), db.tick(), db.device, child); err != nil {

@@ -49,13 +49,18 @@ func (db *DB) GetXattr(ino uint64, name string) ([]byte, error) {
 	}
 	gen := db.noXattr.generation()
 	var v []byte
-	err := db.r.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", ino, []byte(name)).Scan(&v)
+	q, done := db.view()
+	err := q.QueryRow("SELECT value FROM xattrs WHERE ino=? AND name=?", ino, []byte(name)).Scan(&v)
+	done()
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := db.GetAttr(ino); err != nil {
 			return nil, err
 		}
 		var any bool
-		if err := db.r.QueryRow("SELECT EXISTS(SELECT 1 FROM xattrs WHERE ino=?)", ino).Scan(&any); err == nil && !any {
+		q, done := db.view()
+		err := q.QueryRow("SELECT EXISTS(SELECT 1 FROM xattrs WHERE ino=?)", ino).Scan(&any)
+		done()
+		if err == nil && !any {
 			db.noXattr.note(ino, gen)
 		}
 		return nil, fmt.Errorf("xattr %q: %w", name, ErrNoData)
@@ -77,7 +82,9 @@ func (db *DB) ListXattr(ino uint64) ([]string, error) {
 	if db.noXattr.has(ino) {
 		return nil, nil
 	}
-	rows, err := db.r.Query("SELECT name FROM xattrs WHERE ino=? ORDER BY name", ino)
+	q, done := db.view()
+	defer done()
+	rows, err := q.Query("SELECT name FROM xattrs WHERE ino=? ORDER BY name", ino)
 	if err != nil {
 		return nil, fmt.Errorf("list xattrs: %w", err)
 	}
@@ -107,7 +114,7 @@ func (db *DB) SetXattr(ino uint64, name string, value []byte, flags int) error {
 	// After the commit, whatever happened: a failed commit may still have
 	// written the attribute.
 	defer db.noXattr.forget(ino)
-	return db.write(func(tx txn) error {
+	return db.writeGrouped(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err
@@ -149,7 +156,7 @@ func (db *DB) RemoveXattr(ino uint64, name string) error {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.write(func(tx txn) error {
+	return db.writeGrouped(func(tx txn) error {
 		a, err := db.getAttrTx(tx, ino)
 		if err != nil {
 			return err

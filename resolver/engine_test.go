@@ -49,7 +49,7 @@ func newDeviceWithPass(t *testing.T, s blobstore.Store, name, pass string) *devi
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Device: name})
+	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Device: name, GroupWindow: index.DefaultGroupWindow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func newDeviceWith(t *testing.T, s blobstore.Store, name string, o Options) *dev
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Device: name})
+	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Device: name, GroupWindow: index.DefaultGroupWindow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -327,7 +327,8 @@ func startDaemon(ctx context.Context, o mountOptions, mntArg string) (_ *daemon,
 	if o.metricsAddr != "" {
 		d.metrics = metrics.New()
 	}
-	d.idx, err = index.Open(filepath.Join(d.cacheDir, "index.db"), index.Options{RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()), RootMode: 0o755})
+	d.idx, err = index.Open(filepath.Join(d.cacheDir, "index.db"), index.Options{RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()), RootMode: 0o755,
+		GroupWindow: index.DefaultGroupWindow, Logger: d.log})
 	if err != nil {
 		return nil, err
 	}
