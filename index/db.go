@@ -198,6 +198,7 @@ type DB struct {
 	grouped     atomic.Bool
 	commitNow   bool   // the running change must be committed before it returns
 	dir         string // the index's directory, for the free space check
+	statfs      func(path string, st *syscall.Statfs_t) error
 	log         *slog.Logger
 	lostErr     error // a lost group, reported by the next Sync
 
@@ -223,7 +224,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	db := &DB{w: w, r: r, now: opts.Now, handles: map[uint64]*handleCount{}, overlay: map[uint64]*pendingAttr{}, metaPending: map[uint64]struct{}{}, feed: newFeed(), noXattr: newNoXattr(),
-		groupWindow: opts.GroupWindow, dir: filepath.Dir(path), log: opts.Logger}
+		groupWindow: opts.GroupWindow, dir: filepath.Dir(path), statfs: syscall.Statfs, log: opts.Logger}
 	if db.log == nil {
 		db.log = slog.Default()
 	}
@@ -529,7 +530,7 @@ type group struct {
 // a group needs (groupMinFree).
 func (db *DB) roomForGroup() bool {
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(db.dir, &st); err != nil {
+	if err := db.statfs(db.dir, &st); err != nil {
 		return false
 	}
 	return st.Bavail*uint64(st.Bsize) >= groupMinFree
