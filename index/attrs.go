@@ -528,31 +528,33 @@ func (db *DB) flushLocked(ino uint64) error {
 // flushTx commits ino's pending write effects p in tx: its size and mtime,
 // and a coalesced attribute change, as one new version.
 func (db *DB) flushTx(tx txn, ino uint64, p *pendingAttr) error {
-	var res sql.Result
-	var err error
-	if m := p.meta; m != nil {
-		// The change's times replace the row's; writes after it count
-		// from them.
-		res, err = tx.Exec(`UPDATE inodes SET mode=?, uid=?, gid=?, atime=?, size=?, mtime=max(?, ?), ctime=max(?, ?) WHERE ino=?`,
-			m.mode, m.uid, m.gid, m.atime, p.size, m.mtime, p.mtime, m.ctime, p.mtime, ino)
-	} else {
-		res, err = tx.Exec(`UPDATE inodes SET size=?, mtime=max(mtime, ?), ctime=max(ctime, ?) WHERE ino=?`, p.size, p.mtime, p.mtime, ino)
+	row, err := readVersionTx(tx, ino)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // purged meanwhile
 	}
 	if err != nil {
 		return fmt.Errorf("flush inode %d: %w", ino, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	// The attributes, in the statement that makes the new version (one
+	// statement, not three: this runs for every file written).
+	set := `size=?5, mtime=max(mtime, ?6), ctime=max(ctime, ?6)`
+	args := []any{p.size, p.mtime}
+	if m := p.meta; m != nil {
+		// The change's times replace the row's; writes after it count
+		// from them.
+		set = `mode=?5, uid=?6, gid=?7, atime=?8, size=?9, mtime=max(?10, ?11), ctime=max(?12, ?11)`
+		args = []any{m.mode, m.uid, m.gid, m.atime, p.size, m.mtime, p.mtime, m.ctime}
+	}
+	if row.state == StateTombstoned || (Attr{State: row.state, Nlink: row.nlink}).IsTmpfile() {
+		// No new version: only the row changes. Its parameters are
+		// numbered from 5, as in bumpRowTx's statement.
+		q := "UPDATE inodes SET " + set + " WHERE ino=?4"
+		if _, err := tx.Exec(q, append([]any{nil, nil, nil, ino}, args...)...); err != nil {
+			return fmt.Errorf("flush inode %d: %w", ino, err)
+		}
 		return nil
 	}
-	var st State
-	var nlink uint32
-	if err := tx.QueryRow("SELECT state, nlink FROM inodes WHERE ino=?", ino).Scan(&st, &nlink); err != nil {
-		return fmt.Errorf("flush inode %d: %w", ino, err)
-	}
-	if st == StateTombstoned || (Attr{State: st, Nlink: nlink}).IsTmpfile() {
-		return nil
-	}
-	return db.bumpFile(tx, ino, true)
+	return db.bumpRowTx(tx, row, set, args...)
 }
 
 // flushed notes that ino's pending write effects were committed.

@@ -132,13 +132,42 @@ type dirTouch struct {
 // bumpFileTouch is bumpFile that also applies touch, if not nil, in the
 // same statement.
 func (db *DB) bumpFileTouch(tx txn, ino uint64, content bool, touch *dirTouch) error {
-	var vs, fid, bases, author string
-	var state State
-	var oldHLC int64
-	if err := tx.QueryRow("SELECT vv, file_id, state, base_vv, hlc, author FROM inodes WHERE ino=?", ino).Scan(&vs, &fid, &state, &bases, &oldHLC, &author); err != nil {
-		return fmt.Errorf("version of inode %d: %w", ino, err)
+	row, err := readVersionTx(tx, ino)
+	if err != nil {
+		return err
 	}
-	v := parseVV(vs)
+	if touch == nil {
+		return db.bumpRowTx(tx, row, "")
+	}
+	return db.bumpRowTx(tx, row, "mtime=?5, ctime=?5, nlink=nlink+?6", touch.now, touch.delta)
+}
+
+// versionRow is what a local change reads of a file's row to make its
+// next version.
+type versionRow struct {
+	ino                 uint64
+	vv, fid, bases, who string
+	state               State
+	nlink               uint32
+	hlc                 int64
+}
+
+func readVersionTx(tx txn, ino uint64) (versionRow, error) {
+	r := versionRow{ino: ino}
+	err := tx.QueryRow("SELECT vv, file_id, state, base_vv, hlc, author, nlink FROM inodes WHERE ino=?", ino).
+		Scan(&r.vv, &r.fid, &r.state, &r.bases, &r.hlc, &r.who, &r.nlink)
+	if err != nil {
+		return r, fmt.Errorf("version of inode %d: %w", ino, err)
+	}
+	return r, nil
+}
+
+// bumpRowTx is bumpFile's change of row r, whose UPDATE also sets set
+// (columns from parameter ?5 on, given in args): a change of attributes
+// and the version it makes are one statement.
+func (db *DB) bumpRowTx(tx txn, r versionRow, set string, args ...any) error {
+	ino := r.ino
+	v := parseVV(r.vv)
 	hlc := db.tick()
 	// This device's component is its hybrid time, not a counter: it must
 	// grow past every value this device ever gave the file, even after the
@@ -149,27 +178,21 @@ func (db *DB) bumpFileTouch(tx txn, ino uint64, content bool, touch *dirTouch) e
 	// name); a file with no name keeps the home it had. One statement for
 	// both: this runs for every local change, and a second row update was
 	// a tenth of a create's cost.
-	var err error
-	if touch == nil {
-		_, err = tx.Exec(`UPDATE inodes SET vv=?1, base_vv=?1, hlc=?2, author=?3,
-		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_parent),
-		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_name)
-		WHERE ino=?4`, v.encode(), hlc, db.device, ino)
-	} else {
-		_, err = tx.Exec(`UPDATE inodes SET vv=?1, base_vv=?1, hlc=?2, author=?3,
-		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_parent),
-		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_name),
-		mtime=?5, ctime=?5, nlink=nlink+?6
-		WHERE ino=?4`, v.encode(), hlc, db.device, ino, touch.now, touch.delta)
+	if set != "" {
+		set = ", " + set
 	}
-	if err != nil {
+	q := `UPDATE inodes SET vv=?1, base_vv=?1, hlc=?2, author=?3,
+		home_parent=coalesce((SELECT p.file_id FROM dentries d JOIN inodes p ON d.parent=p.ino WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_parent),
+		home_name=coalesce((SELECT d.name FROM dentries d WHERE d.ino=?4 ORDER BY d.id LIMIT 1), home_name)` + set + `
+		WHERE ino=?4`
+	if _, err := tx.Exec(q, append([]any{v.encode(), hlc, db.device, ino}, args...)...); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
 	}
-	if state == StateTombstoned {
-		if err := putTombstoneTx(tx, fid, v, hlc, db.device); err != nil {
+	if r.state == StateTombstoned {
+		if err := putTombstoneTx(tx, r.fid, v, hlc, db.device); err != nil {
 			return err
 		}
-		if err := setTombBaseTx(tx, fid, version{parseVV(bases), oldHLC, author}); err != nil {
+		if err := setTombBaseTx(tx, r.fid, version{parseVV(r.bases), r.hlc, r.who}); err != nil {
 			return err
 		}
 	}
