@@ -60,12 +60,13 @@ const (
 type inodeIO struct {
 	cached int // open handles in cached mode
 
-	backing     int32  // passthrough backing ID, 0 when none is registered
-	backingRefs int    // open passthrough handles
-	backingCver int64  // the content version the backing file holds
-	ptWriters   int    // open passthrough handles that may write
-	seen        fileID // the cache file as last reconciled with the index
-	atimeWatch  bool   // a read of the backing file is to move the access time
+	backing     int32    // passthrough backing ID, 0 when none is registered
+	backingRefs int      // open passthrough handles
+	backingCver int64    // the content version the backing file holds
+	backingFile *os.File // a duplicate of the backing file, for fstat (backingID)
+	ptWriters   int      // open passthrough handles that may write
+	seen        fileID   // the cache file as last reconciled with the index
+	atimeWatch  bool     // a read of the backing file is to move the access time
 
 	keptCver int64 // the content version the kernel's page cache may hold
 	kept     bool  // keptCver is set
@@ -105,7 +106,7 @@ func (fsys *FS) chooseIO(ino uint64, cver int64, f *os.File, write, wholeLocal, 
 			return ioCached, errStaleBacking
 		}
 		if write && io.ptWriters == 0 {
-			io.seen = statID(fsys.cache.Path(cache.Key{Ino: ino, Cver: cver}))
+			io.seen = fsys.backingID(ino, io)
 		}
 		io.backingRefs++
 		if write {
@@ -120,10 +121,11 @@ func (fsys *FS) chooseIO(ino uint64, cver int64, f *os.File, write, wholeLocal, 
 		id, errno := fsys.server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(f.Fd())})
 		if errno == 0 {
 			io.backing, io.backingRefs, io.backingCver = id, 1, cver
+			io.backingFile = dupFile(f)
 			if write {
 				io.ptWriters++
 				fsys.ptWriters.Add(1)
-				io.seen = statID(fsys.cache.Path(cache.Key{Ino: ino, Cver: cver}))
+				io.seen = fsys.backingID(ino, io)
 			}
 			out.OpenFlags |= fuse.FOPEN_PASSTHROUGH
 			out.BackingID = id
@@ -182,6 +184,10 @@ func (fsys *FS) releaseIO(h *handle) {
 				fsys.log.Error("passthrough: drop backing file", "ino", h.ino, "err", errno)
 			}
 			io.backing = 0
+			if io.backingFile != nil {
+				io.backingFile.Close()
+				io.backingFile = nil
+			}
 		}
 	}
 }
@@ -199,7 +205,7 @@ func (fsys *FS) syncWrites(ino uint64) (changed bool) {
 	if io == nil || io.ptWriters == 0 {
 		return false
 	}
-	id := statID(fsys.cache.Path(cache.Key{Ino: ino, Cver: io.backingCver}))
+	id := fsys.backingID(ino, io)
 	if id.size < 0 || id == io.seen {
 		return false
 	}
@@ -228,18 +234,36 @@ func (fsys *FS) resyncWrites(ino uint64) {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	if io := fsys.io[ino]; io != nil && io.ptWriters > 0 {
-		io.seen = statID(fsys.cache.Path(cache.Key{Ino: ino, Cver: io.backingCver}))
+		io.seen = fsys.backingID(ino, io)
 	}
 }
 
-// statID returns the identity of the file at path, with size -1 if it
-// cannot be read.
-func statID(path string) fileID {
+// backingID returns the identity of ino's backing file, with size -1 if it
+// cannot be read: by descriptor when there is one (a stat by path walked the
+// cache directory three times for each of tar's SETATTRs), else by path.
+// Callers hold fsys.mu.
+func (fsys *FS) backingID(ino uint64, io *inodeIO) fileID {
 	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
+	var err error
+	if io.backingFile != nil {
+		err = unix.Fstat(int(io.backingFile.Fd()), &st)
+	} else {
+		err = unix.Stat(fsys.cache.Path(cache.Key{Ino: ino, Cver: io.backingCver}), &st)
+	}
+	if err != nil {
 		return fileID{size: -1}
 	}
 	return fileID{size: st.Size, mtime: st.Mtim.Nano()}
+}
+
+// dupFile returns a second descriptor of f's open file, or nil if the
+// process has none to spare (backingID then stats the path).
+func dupFile(f *os.File) *os.File {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), f.Name())
 }
 
 // watchAtime arranges for the next passthrough read of ino to move its
