@@ -336,7 +336,8 @@ func (db *DB) remove(parent uint64, name string, dir bool) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.writeGrouped(func(tx txn) error {
-		if _, err := db.getAttrTx(tx, parent); err != nil {
+		p, err := db.getAttrTx(tx, parent)
+		if err != nil {
 			return err
 		}
 		a, err := db.lookupTx(tx, parent, name)
@@ -349,13 +350,14 @@ func (db *DB) remove(parent uint64, name string, dir bool) error {
 		if !dir && a.IsDir() {
 			return fmt.Errorf("unlink %q: %w", name, ErrIsDir)
 		}
-		return db.dropEntryTx(tx, parent, name, a, db.now().UnixNano())
+		return db.dropEntryTx(tx, parent, p.FileID, name, a, db.now().UnixNano())
 	})
 }
 
 // dropEntryTx removes the entry (parent, name) naming a, updating link
-// counts; a directory must be empty.
-func (db *DB) dropEntryTx(tx txn, parent uint64, name string, a Attr, now int64) error {
+// counts; a directory must be empty. pfid is the parent's file ID, if the
+// caller has it ("" otherwise).
+func (db *DB) dropEntryTx(tx txn, parent uint64, pfid, name string, a Attr, now int64) error {
 	if a.IsDir() {
 		var n int
 		if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=?", a.Ino).Scan(&n); err != nil {
@@ -377,7 +379,13 @@ func (db *DB) dropEntryTx(tx txn, parent uint64, name string, a Attr, now int64)
 	if err := db.touchDir(tx, parent, now, delta); err != nil {
 		return err
 	}
-	if err := db.bumpDentry(tx, parent, name); err != nil {
+	var err error
+	if pfid != "" {
+		err = db.bumpDentryOf(tx, parent, pfid, name, "")
+	} else {
+		err = db.bumpDentry(tx, parent, name)
+	}
+	if err != nil {
 		return err
 	}
 	return db.setNlinkTx(tx, a, nlink, now)
@@ -394,10 +402,12 @@ func (db *DB) setNlinkTx(tx txn, a Attr, nlink uint32, now int64) error {
 		}
 		state = StateTombstoned
 	}
-	if _, err := tx.Exec("UPDATE inodes SET nlink=?, ctime=?, state=? WHERE ino=?", nlink, now, state, a.Ino); err != nil {
-		return fmt.Errorf("update inode %d: %w", a.Ino, err)
+	row, err := readVersionTx(tx, a.Ino)
+	if err != nil {
+		return err
 	}
-	return db.bumpFile(tx, a.Ino, false)
+	row.state = state // the version's row as the update leaves it
+	return db.bumpRowTx(tx, row, "nlink=?5, ctime=?6, state=?7", nlink, now, state)
 }
 
 // RenameFlags are renameat2's flags.
@@ -502,7 +512,7 @@ func (db *DB) renameTx(tx txn, oldParent uint64, oldName string, newParent uint6
 		if !src.IsDir() && dst.IsDir() {
 			return fmt.Errorf("rename %q: %w", newName, ErrIsDir)
 		}
-		if err := db.dropEntryTx(tx, newParent, newName, dst, now); err != nil {
+		if err := db.dropEntryTx(tx, newParent, "", newName, dst, now); err != nil {
 			return err
 		}
 	}
