@@ -274,7 +274,8 @@ func (db *DB) Link(ino, newParent uint64, newName string) (Attr, error) {
 	defer db.mu.Unlock()
 	var out Attr
 	err := db.writeGrouped(func(tx txn) error {
-		if _, err := db.dirTx(tx, newParent); err != nil {
+		p, err := db.dirTx(tx, newParent)
+		if err != nil {
 			return err
 		}
 		a, err := db.getAttrTx(tx, ino)
@@ -287,28 +288,32 @@ func (db *DB) Link(ino, newParent uint64, newName string) (Attr, error) {
 		if a.Nlink == 0 && !a.IsTmpfile() {
 			return fmt.Errorf("link removed file: %w", ErrNotExist)
 		}
-		if _, err := db.lookupTx(tx, newParent, newName); err == nil {
-			return fmt.Errorf("link %q: %w", newName, ErrExist)
-		}
 		now := db.now().UnixNano()
 		if _, err := tx.Exec("INSERT INTO dentries(parent, name, ino) VALUES(?, ?, ?)", newParent, []byte(newName), ino); err != nil {
-			return fmt.Errorf("link %q: %w", newName, err)
-		}
-		if _, err := tx.Exec("UPDATE inodes SET nlink=nlink+1, ctime=? WHERE ino=?", now, ino); err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("link %q: %w", newName, ErrExist)
+			}
 			return fmt.Errorf("link %q: %w", newName, err)
 		}
 		if err := db.touchDir(tx, newParent, now, 0); err != nil {
 			return err
 		}
-		// A tmpfile's first name is its creation, content and all.
-		if err := db.bumpFile(tx, ino, a.IsTmpfile()); err != nil {
+		// The new link count joins the new version's statement. A
+		// tmpfile's first name is its creation, content and all.
+		row, err := readVersionTx(tx, ino)
+		if err != nil {
 			return err
 		}
-		if err := db.bumpDentry(tx, newParent, newName); err != nil {
+		if err := db.bumpRowTx(tx, row, "nlink=nlink+1, ctime=?5", now); err != nil {
 			return err
 		}
-		out, err = db.getAttrTx(tx, ino)
-		return err
+		if err := db.bumpDentryOf(tx, newParent, p.FileID, newName, a.FileID); err != nil {
+			return err
+		}
+		out = a
+		out.Nlink++
+		out.Ctime = max(out.Ctime, now)
+		return nil
 	})
 	return out, err
 }
