@@ -63,10 +63,29 @@
 // (withWrite, through the txn interface) rather than in a *sql.Tx: database/sql
 // starts a goroutine for every query of a Tx, which cost more than SQLite
 // did. Applying other devices' batches, checkpoints and sealing batches keep
-// *sql.Tx (withTx), as do removals and renames, whose tombstone helpers take
-// one; an operation on the writer connection that reaches such a helper is
-// run again in a Tx (write). SQLite statements are cached per connection
+// *sql.Tx (withTx). SQLite statements are cached per connection
 // (_stmt_cache_size).
+//
+// # Group commit
+//
+// With Options.GroupWindow set (a mount sets DefaultGroupWindow), the file
+// system's changes share one write transaction, a group (writeGrouped):
+// each runs under a savepoint, so a failing one undoes only itself, and the
+// group commits when its window ends, at groupMaxOps changes, and before any
+// other write (write, withTx), any read of the reader pool (settled), Sync
+// and Close. Until it commits, the reads of the file system's requests see
+// it through the writer connection, under mu (view, readAttr); a crash of
+// syncfs loses at most the window's changes, none of them fsynced (fsync
+// commits, then checkpoints). A change that must be on disk before its
+// effect outside the index (a Resident file opened for writing or
+// truncated: its cache file is written next) sets commitNow. Groups begin
+// only with groupMinFree free on the index's file system, because a group
+// that fails to commit loses changes already acknowledged: that is logged,
+// and the next Sync fails.
+//
+// The WAL is checkpointed by a connection of its own every checkpointEvery
+// (checkpointLoop), and by the writer only at writerCheckpointPages, which
+// lets the WAL start over.
 //
 // noXattr remembers inodes known to have no extended attribute, so that the
 // security.capability lookup the kernel makes before each write(2) costs
