@@ -211,6 +211,7 @@ func (db *DB) purgeTx(tx txn, ino uint64) error {
 		return fmt.Errorf("purge %d: %w", ino, err)
 	}
 	delete(db.overlay, ino)
+	db.overlayLen.Store(int64(len(db.overlay)))
 	delete(db.metaPending, ino)
 	return nil
 }
