@@ -333,6 +333,29 @@ func (db *DB) settleKeyTx(tx *sql.Tx, pfid string, name []byte) (*entryCand, []*
 	return w, cands, nil
 }
 
+// noteRelinkTx records the claim the entry (pfid, name) now holds, just
+// linked again (relinkTx), to be sent whatever becomes of the name before
+// then (relink_claims). A relink onto a change made here and not sent yet
+// (a version made here, pending in the outbox) goes with that change: if
+// the change loses, both are dropped (dropUnsentTx); a relink onto a
+// version sent or received is recorded.
+func (db *DB) noteRelinkTx(tx *sql.Tx, pfid string, name []byte) error {
+	var change bool
+	if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM outbox WHERE key=?)
+		AND NOT EXISTS(SELECT 1 FROM relink_claims WHERE parent_fid=? AND name=?)`,
+		"d:"+pfid+":"+hex.EncodeToString(name), pfid, name).Scan(&change); err != nil {
+		return fmt.Errorf("relink: %w", err)
+	}
+	if change {
+		return nil
+	}
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO relink_claims(parent_fid, name, vv, hlc, author, child)
+		SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?`, pfid, name); err != nil {
+		return fmt.Errorf("relink: %w", err)
+	}
+	return nil
+}
+
 // dropUnsentTx forgets the version (vvs, hlc, dev) of the entry (pfid,
 // name), made here, if it lost before it was sent: it is never sent (the
 // outbox sends the version held), so it is no longer one of the name's
@@ -348,6 +371,16 @@ func (db *DB) dropUnsentTx(tx *sql.Tx, pfid string, name []byte, vvs string, hlc
 	}
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+pfid+":"+hex.EncodeToString(name)); err != nil {
 		return fmt.Errorf("settle entry: %w", err)
+	}
+	var relinked bool
+	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM relink_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?)",
+		pfid, name, vvs, hlc, dev).Scan(&relinked); err != nil {
+		return fmt.Errorf("settle entry: %w", err)
+	}
+	if relinked {
+		// What waited was a relink onto the version, which was sent
+		// before: the version stays, and the relink is sent anyway.
+		return nil
 	}
 	if _, err := tx.Exec("DELETE FROM entry_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?", pfid, name, vvs, hlc, dev); err != nil {
 		return fmt.Errorf("settle entry: %w", err)

@@ -15,7 +15,22 @@ import (
 // dir_merges holds the directories merged into another (merge.go): fid,
 // made under the name (parent_fid, name) concurrently with into_fid, which
 // won it. Derived from the entries' versions, like the names.
+//
+// relink_claims holds the claims made here by linking an orphan again at
+// a name under the version the name held (relinkTx), until they are sent:
+// a relink can lose before it is sent (a directory takes the name), and
+// its claim stays one of the name's here, so it must reach every other
+// device too, whatever the outbox sends for the name by then (SealBatch).
 const claimsSchema = `
+CREATE TABLE IF NOT EXISTS relink_claims(
+	parent_fid TEXT NOT NULL,
+	name       BLOB NOT NULL,
+	vv         TEXT NOT NULL,
+	hlc        INTEGER NOT NULL,
+	author     TEXT NOT NULL,
+	child      TEXT NOT NULL,
+	PRIMARY KEY(parent_fid, name, vv, hlc, author, child)
+);
 CREATE TABLE IF NOT EXISTS dir_merges(
 	fid        TEXT PRIMARY KEY,
 	into_fid   TEXT NOT NULL,

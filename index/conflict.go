@@ -361,6 +361,9 @@ func (db *DB) relinkTx(tx *sql.Tx, o orphan, st *applyState) error {
 			ON CONFLICT(parent_fid, name) DO UPDATE SET child=excluded.child`, pfid, []byte(cand), o.fid); err != nil {
 			return fmt.Errorf("relink %s: %w", o.fid, err)
 		}
+		if err := db.noteRelinkTx(tx, pfid, []byte(cand)); err != nil {
+			return err
+		}
 		if err := db.settleEntryTx(tx, pfid, []byte(cand), st); err != nil {
 			return err
 		}

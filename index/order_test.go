@@ -232,3 +232,54 @@ func TestRelinkClaimsOfRevivedChild(t *testing.T) {
 		}
 	}
 }
+
+// TestRelinkLosesBeforeSent: b's later version of the name a names
+// nothing (b made a file there and deleted it), so a's file there is
+// linked again at a, keeping b's version: a claim a has still to send.
+// Before a sends it, c's directory takes the name (a directory keeps it
+// against a file) and a's file goes to a conflict name. The outbox then
+// sends the directory's version for the name, not the relink, whose claim
+// a keeps: it was never sent. Once c moves its directory away and makes a
+// file at a, b's version holds the name again, and every device must
+// settle it from the same claims. b also relinks a's file onto its own
+// version, already sent, which then loses the same way: the version must
+// stay. Several seeds give both orders of the two files' IDs.
+func TestRelinkLosesBeforeSent(t *testing.T) {
+	for seed := int64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			devs := newSimSeeded(t, clock, seed, "aaaa", "bbbb", "cccc")
+			a, b, c := devs[0], devs[1], devs[2]
+			a.mustWrite("/a", "from a")
+			a.upload()
+			clock.advance(time.Second)
+			mustCreate(t, c.db, RootIno, "a", syscall.S_IFDIR|0o755)
+			c.upload()
+			clock.advance(time.Second)
+			if err := c.db.Rename(RootIno, "a", RootIno, "d", 0); err != nil {
+				t.Fatal(err)
+			}
+			c.mustWrite("/a", "from c")
+			c.upload()
+			clock.advance(time.Second)
+			b.mustWrite("/a", "from b")
+			if err := b.db.Unlink(RootIno, "a"); err != nil {
+				t.Fatal(err)
+			}
+			b.upload()
+			a.pull(b, -1)
+			if e, err := a.lookupPath("/a"); err != nil || e.FileID == "" {
+				t.Fatalf("a's file is not linked again at a: %v", err)
+			}
+			a.pull(c, 1)
+			a.pull(c, -1)
+			settle(t, devs)
+			tr := checkConverged(t, devs)
+			for _, s := range []string{"from a", "from c"} {
+				if contents(tr)[hashOf([]byte(s))] == 0 {
+					t.Fatalf("%q is lost:\n%s", s, dumpTree(tr))
+				}
+			}
+		})
+	}
+}

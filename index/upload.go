@@ -114,7 +114,10 @@ func (db *DB) SealBatch(max int, uploaded map[uint64]Uploaded, seal Sealer) (Jou
 		}
 		rows.Close()
 		if len(pending) == 0 {
-			return nil
+			var relinks bool
+			if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM relink_claims)").Scan(&relinks); err != nil || !relinks {
+				return err
+			}
 		}
 		if pending, err = db.withDependenciesTx(tx, pending, uploaded); err != nil {
 			return err
@@ -164,6 +167,11 @@ func (db *DB) SealBatch(max int, uploaded map[uint64]Uploaded, seal Sealer) (Jou
 			done = append(done, r)
 			dentries = append(dentries, Record{Dentry: rec})
 		}
+		relinks, err := db.relinkRecordsTx(tx, dentries, inBatch)
+		if err != nil {
+			return err
+		}
+		dentries = append(dentries, relinks...)
 		for _, r := range done {
 			if _, err := tx.Exec("DELETE FROM outbox WHERE key=? AND gen=?", r.key, r.gen); err != nil {
 				return fmt.Errorf("clear outbox: %w", err)
@@ -323,6 +331,64 @@ func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (
 		rec.Child = child
 	}
 	return rec, true, nil
+}
+
+// relinkRecordsTx returns the relink claims to send (relink_claims) that
+// are not among the entry records of the batch already (sent), and
+// forgets them: those whose directory and child other devices know (or
+// learn in this batch). A claim superseded here since, or naming a file
+// never sent, is forgotten unsent: no device settles from it.
+func (db *DB) relinkRecordsTx(tx *sql.Tx, sent []Record, inBatch map[string]bool) ([]Record, error) {
+	rows, err := tx.Query(`SELECT r.parent_fid, r.name, r.vv, r.hlc, r.author, r.child,
+		EXISTS(SELECT 1 FROM entry_claims c WHERE c.parent_fid=r.parent_fid AND c.name=r.name AND c.vv=r.vv AND c.hlc=r.hlc AND c.author=r.author AND c.child=r.child),
+		coalesce((SELECT i.journaled FROM inodes i WHERE i.file_id=r.child), -1),
+		EXISTS(SELECT 1 FROM tombstones t WHERE t.file_id=r.child)
+		FROM relink_claims r ORDER BY r.parent_fid, r.name, r.child`)
+	if err != nil {
+		return nil, fmt.Errorf("relink records: %w", err)
+	}
+	type relink struct {
+		rec        DentryRecord
+		vvs, au    string
+		held, dead bool
+		journaled  int
+	}
+	var all []relink
+	for rows.Next() {
+		var r relink
+		if err := rows.Scan(&r.rec.Parent, &r.rec.Name, &r.vvs, &r.rec.HLC, &r.au, &r.rec.Child, &r.held, &r.journaled, &r.dead); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("relink records: %w", err)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	var out []Record
+	for _, r := range all {
+		r.rec.VV, r.rec.Dev = parseVV(r.vvs), db.foreignAuthor(r.au)
+		send := r.held && (r.journaled == journaledYes || inBatch[r.rec.Child] || r.journaled == -1 && r.dead)
+		if send && !inBatch[r.rec.Parent] && !db.journaledTx(tx, r.rec.Parent) {
+			continue
+		}
+		if r.held && !send && r.journaled != -1 {
+			continue // its child is not sent yet: later
+		}
+		for _, d := range sent {
+			if e := d.Dentry; e.Parent == r.rec.Parent && string(e.Name) == string(r.rec.Name) && e.Child == r.rec.Child &&
+				e.HLC == r.rec.HLC && e.VV.encode() == r.vvs && e.Dev == r.rec.Dev {
+				send = false
+			}
+		}
+		if send {
+			rec := r.rec
+			out = append(out, Record{Dentry: &rec})
+		}
+		if _, err := tx.Exec("DELETE FROM relink_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=? AND child=?",
+			r.rec.Parent, r.rec.Name, r.vvs, r.rec.HLC, r.au, r.rec.Child); err != nil {
+			return nil, fmt.Errorf("relink records: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // withDependenciesTx adds to a batch's window of the oldest outbox rows
