@@ -163,7 +163,12 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 	}
 	c.Entries = undominatedEntries(ents)
 
-	rows, err = tx.QueryContext(ctx, "SELECT file_id, vv, hlc, author, base_vv, base_hlc, base_author FROM tombstones ORDER BY file_id")
+	// A deleted conflict copy is still one (a loser it kept is not listed
+	// as kept only in versions): its tombstone says what of (conflict_of
+	// and resolved, as every record of a copy does).
+	rows, err = tx.QueryContext(ctx, `SELECT t.file_id, t.vv, t.hlc, t.author, t.base_vv, t.base_hlc, t.base_author,
+		coalesce(c.orig_id, ''), coalesce(c.resolved, 0)
+		FROM tombstones t LEFT JOIN conflict_copies c ON c.file_id=t.file_id ORDER BY t.file_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
@@ -171,7 +176,7 @@ func (db *DB) ReadCheckpoint(ctx context.Context, keepHistory func(vers []Versio
 		f := FileRecord{Deleted: true}
 		var vvs, au, bvs, bau string
 		var bhlc int64
-		if err := rows.Scan(&f.ID, &vvs, &f.HLC, &au, &bvs, &bhlc, &bau); err != nil {
+		if err := rows.Scan(&f.ID, &vvs, &f.HLC, &au, &bvs, &bhlc, &bau, &f.ConflictOf, &f.Resolved); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read checkpoint: %w", err)
 		}
@@ -244,6 +249,11 @@ func (db *DB) ApplyCheckpoint(c *Checkpoint) error {
 				kept := false
 				if held, ok := live[r.File.ID]; ok && r.File.Deleted {
 					kept, err = keepTombstoneTx(tx, r.File, held)
+				}
+				if r.File.Deleted && (r.File.ConflictOf != "" || r.File.Resolved) && err == nil {
+					// A deleted conflict copy (the loser's version is in
+					// the copy's history, if anywhere).
+					err = noteCopyTx(tx, r.File.ID, r.File.ConflictOf, version{}, r.File.Resolved)
 				}
 				if !kept && err == nil {
 					err = db.applyFileTx(tx, r.File.Dev, r.File, st)

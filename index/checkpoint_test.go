@@ -298,3 +298,46 @@ func (d *simDevice) mustFind(fid string) Attr {
 	}
 	return a
 }
+
+// TestCheckpointHoldsDeletedCopy: a and b write one file concurrently;
+// b's version loses and is kept as a conflict copy, which a user then
+// deletes. The loser is settled (its copy kept it, and a user deleted
+// that), so it is not listed as a conflict. A device started from a
+// checkpoint taken after the deletion must know the deleted copy for what
+// it was, as its source does: otherwise the loser, still in the file's
+// versions, shows as a conflict kept only there.
+func TestCheckpointHoldsDeletedCopy(t *testing.T) {
+	clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	devs := newSim(t, clock, "aaaa", "bbbb", "obsv", "boot")
+	a, b, obs, boot := devs[0], devs[1], devs[2], devs[3]
+	a.mustWrite("/f", "base")
+	settle(t, devs[:2])
+	b.mustWrite("/f", "from b")
+	clock.advance(time.Second)
+	a.mustWrite("/f", "from a")
+	settle(t, devs[:2])
+	cs, err := a.db.Conflicts(t.Context())
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("want one conflict copy: %v %v", cs, err)
+	}
+	if err := a.db.Unlink(RootIno, strings.TrimPrefix(cs[0].CopyPath, "/")); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, devs[:2])
+	for _, d := range devs[:2] {
+		obs.pull(d, -1)
+	}
+	ck, err := obs.db.ReadCheckpoint(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := boot.db.ApplyCheckpoint(ck); err != nil {
+		t.Fatal(err)
+	}
+	if d := diffLines(obs.settledState(), boot.settledState()); d != "" {
+		t.Fatalf("the checkpoint applied holds another state than its source:\n%s", d)
+	}
+	if problem := sameConflicts(t, []*simDevice{obs, boot}); problem != "" {
+		t.Fatal(problem)
+	}
+}
