@@ -179,6 +179,17 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 			}
 			survive = n > 0
 		}
+		if !survive && l.mode&syscall.S_IFMT == syscall.S_IFDIR {
+			// A directory has no conflict copy to keep a version that
+			// lost to the one held: one the deletion has not seen brings
+			// it back where the deletion came first, so it keeps it here
+			// too (and is taken, below).
+			_, found, err := unseenDirVersionOfTx(tx, f)
+			if err != nil {
+				return err
+			}
+			survive = found
+		}
 		if survive && f.Base != nil {
 			// The deletion removed a version concurrent with ours that
 			// beats it: ours becomes a conflict copy, as it did on the
@@ -299,53 +310,66 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 }
 
 // unseenDirVersionTx settles a directory that survives deletion f although
-// f has seen the version held here (it has entries the deletion has not
-// seen): the directory takes the latest of its versions the deletion (and
+// f has seen the version held here (it has entries, or a version that lost
+// to the one held, the deletion has not seen): the directory takes the latest of its versions the deletion (and
 // any deletion before it) has not seen, if there is one, which is what a
 // device that applied the deletion first brings back. A version held here
 // that lost to one the deletion then removed would otherwise stay lost.
 func (db *DB) unseenDirVersionTx(tx *sql.Tx, f *FileRecord, l localFile, st *applyState) error {
+	best, found, err := unseenDirVersionOfTx(tx, f)
+	if err != nil || !found || best.vv.Compare(l.base) == Equal {
+		return err
+	}
+	if _, err := tx.Exec("UPDATE inodes SET mode=?, mtime=?, base_vv=?, hlc=?, author=? WHERE ino=?",
+		best.mode, best.mtime, best.vv.encode(), best.hlc, best.dev, l.ino); err != nil {
+		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+	}
+	st.changes = append(st.changes, Change{Ino: l.ino})
+	return nil
+}
+
+// dirVersion is a recorded version of a directory and its attributes.
+type dirVersion struct {
+	version
+	mode  uint32
+	mtime int64
+}
+
+// unseenDirVersionOfTx returns the latest recorded version of the
+// directory f deletes that neither f nor any deletion of it before has
+// seen, if there is one.
+func unseenDirVersionOfTx(tx *sql.Tx, f *FileRecord) (dirVersion, bool, error) {
 	dead := f.VV
 	if tomb, ok, err := tombstoneTx(tx, f.ID); err != nil {
-		return err
+		return dirVersion{}, false, err
 	} else if ok {
 		dead = dead.Merge(tomb)
 	}
 	rows, err := tx.Query("SELECT vv, hlc, author, mode, mtime FROM history WHERE file_id=? AND deleted=0", f.ID)
 	if err != nil {
-		return fmt.Errorf("apply delete %s: %w", f.ID, err)
+		return dirVersion{}, false, fmt.Errorf("apply delete %s: %w", f.ID, err)
 	}
-	var best version
-	var mode uint32
-	var mtime int64
+	defer rows.Close()
+	var best dirVersion
 	found := false
 	for rows.Next() {
-		var v version
+		var v dirVersion
 		var vvs string
-		var m uint32
-		var mt int64
-		if err := rows.Scan(&vvs, &v.hlc, &v.dev, &m, &mt); err != nil {
-			rows.Close()
-			return fmt.Errorf("apply delete %s: %w", f.ID, err)
+		if err := rows.Scan(&vvs, &v.hlc, &v.dev, &v.mode, &v.mtime); err != nil {
+			return dirVersion{}, false, fmt.Errorf("apply delete %s: %w", f.ID, err)
 		}
 		v.vv = parseVV(vvs)
-		if o := v.vv.Compare(dead); o == Before || o == Equal || m&syscall.S_IFMT != syscall.S_IFDIR {
+		if o := v.vv.Compare(dead); o == Before || o == Equal || v.mode&syscall.S_IFMT != syscall.S_IFDIR {
 			continue
 		}
-		if !found || later(v, best) {
-			best, mode, mtime, found = v, m, mt, true
+		if !found || later(v.version, best.version) {
+			best, found = v, true
 		}
 	}
-	rows.Close()
-	if !found || best.vv.Compare(l.base) == Equal {
-		return nil
+	if err := rows.Err(); err != nil {
+		return dirVersion{}, false, fmt.Errorf("apply delete %s: %w", f.ID, err)
 	}
-	if _, err := tx.Exec("UPDATE inodes SET mode=?, mtime=?, base_vv=?, hlc=?, author=? WHERE ino=?",
-		mode, mtime, best.vv.encode(), best.hlc, best.dev, l.ino); err != nil {
-		return fmt.Errorf("apply delete %s: %w", f.ID, err)
-	}
-	st.changes = append(st.changes, Change{Ino: l.ino})
-	return nil
+	return best, found, nil
 }
 
 // replaceFileTx puts a winning remote version in place of the local one.

@@ -283,3 +283,54 @@ func TestRelinkLosesBeforeSent(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectoryEditLosesThenDeleted: a changes a directory while b
+// changes it later, then deletes it. a takes b's change (the later), then
+// b's deletion, which has seen it; b takes a's change after its own
+// deletion, which has not seen it. A directory keeps no conflict copy, so
+// on b a's change brings it back: it must on a too, and on a third device
+// whichever order it applies the two journals in, with a's change (the
+// only version the deletion has not seen).
+func TestDirectoryEditLosesThenDeleted(t *testing.T) {
+	for _, o := range pullOrders {
+		t.Run(o.name, func(t *testing.T) {
+			clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			devs := newSim(t, clock, "aaaa", "bbbb", "cccc")
+			a, b, c := devs[0], devs[1], devs[2]
+			mustCreate(t, a.db, RootIno, "d", syscall.S_IFDIR|0o755)
+			settle(t, devs)
+			da, _ := a.lookupPath("/d")
+			mode := uint32(0o700)
+			if _, err := a.db.SetAttr(da.Ino, SetAttrIn{Mode: &mode}); err != nil {
+				t.Fatal(err)
+			}
+			a.upload()
+			clock.advance(time.Second)
+			db, _ := b.lookupPath("/d")
+			mode = 0o750
+			if _, err := b.db.SetAttr(db.Ino, SetAttrIn{Mode: &mode}); err != nil {
+				t.Fatal(err)
+			}
+			b.upload()
+			if err := b.db.Rmdir(RootIno, "d"); err != nil {
+				t.Fatal(err)
+			}
+			b.upload()
+			a.pull(b, 1)
+			a.pull(b, -1)
+			b.pull(a, -1)
+			if o.aFirst {
+				c.pull(a, -1)
+				c.pull(b, -1)
+			} else {
+				c.pull(b, -1)
+				c.pull(a, -1)
+			}
+			settle(t, devs)
+			tr := checkConverged(t, devs)
+			if e, ok := tr["/d"]; !ok || e.Mode != syscall.S_IFDIR|0o700 {
+				t.Fatalf("want d kept with a's change:\n%s", dumpTree(tr))
+			}
+		})
+	}
+}
