@@ -21,7 +21,8 @@ import (
 // concurrently even where the file came later, and a file that dies or
 // comes back hands the name on or takes it again. The version held
 // (dentry_versions) is the winner; claims on superseded versions are
-// dropped.
+// dropped. A claim made here by a relink is sent even if the relink loses
+// before its batch is sealed (relink_claims): it stays a claim here.
 
 // addClaimTx records that the entry (pfid, name) at version v names child
 // ("" for a version that names nothing: it is one of the name's versions
@@ -335,22 +336,16 @@ func (db *DB) settleKeyTx(tx *sql.Tx, pfid string, name []byte) (*entryCand, []*
 
 // noteRelinkTx records the claim the entry (pfid, name) now holds, just
 // linked again (relinkTx), to be sent whatever becomes of the name before
-// then (relink_claims). A relink onto a change made here and not sent yet
-// (a version made here, pending in the outbox) goes with that change: if
-// the change loses, both are dropped (dropUnsentTx); a relink onto a
-// version sent or received is recorded.
+// then (relink_claims). A relink onto a version made here and not sent
+// yet (pending in the outbox, and not itself kept by a relink) is fresh:
+// it goes if that version loses before it is sent (dropUnsentTx).
 func (db *DB) noteRelinkTx(tx *sql.Tx, pfid string, name []byte) error {
-	var change bool
-	if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM outbox WHERE key=?)
-		AND NOT EXISTS(SELECT 1 FROM relink_claims WHERE parent_fid=? AND name=?)`,
-		"d:"+pfid+":"+hex.EncodeToString(name), pfid, name).Scan(&change); err != nil {
-		return fmt.Errorf("relink: %w", err)
-	}
-	if change {
-		return nil
-	}
-	if _, err := tx.Exec(`INSERT OR IGNORE INTO relink_claims(parent_fid, name, vv, hlc, author, child)
-		SELECT parent_fid, name, vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?`, pfid, name); err != nil {
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO relink_claims(parent_fid, name, vv, hlc, author, child, fresh)
+		SELECT v.parent_fid, v.name, v.vv, v.hlc, v.author, v.child,
+			coalesce((SELECT max(r.fresh) FROM relink_claims r WHERE r.parent_fid=v.parent_fid AND r.name=v.name AND r.vv=v.vv AND r.hlc=v.hlc AND r.author=v.author),
+				v.author=?3 AND EXISTS(SELECT 1 FROM outbox o WHERE o.key=?4))
+		FROM dentry_versions v WHERE v.parent_fid=?1 AND v.name=?2`,
+		pfid, name, db.device, "d:"+pfid+":"+hex.EncodeToString(name)); err != nil {
 		return fmt.Errorf("relink: %w", err)
 	}
 	return nil
@@ -372,18 +367,21 @@ func (db *DB) dropUnsentTx(tx *sql.Tx, pfid string, name []byte, vvs string, hlc
 	if _, err := tx.Exec("DELETE FROM outbox WHERE key=?", "d:"+pfid+":"+hex.EncodeToString(name)); err != nil {
 		return fmt.Errorf("settle entry: %w", err)
 	}
-	var relinked bool
-	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM relink_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?)",
-		pfid, name, vvs, hlc, dev).Scan(&relinked); err != nil {
+	var sent bool
+	if err := tx.QueryRow("SELECT EXISTS(SELECT 1 FROM relink_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=? AND fresh=0)",
+		pfid, name, vvs, hlc, dev).Scan(&sent); err != nil {
 		return fmt.Errorf("settle entry: %w", err)
 	}
-	if relinked {
+	if sent {
 		// What waited was a relink onto the version, which was sent
 		// before: the version stays, and the relink is sent anyway.
 		return nil
 	}
-	if _, err := tx.Exec("DELETE FROM entry_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?", pfid, name, vvs, hlc, dev); err != nil {
-		return fmt.Errorf("settle entry: %w", err)
+	for _, q := range []string{"DELETE FROM entry_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?",
+		"DELETE FROM relink_claims WHERE parent_fid=? AND name=? AND vv=? AND hlc=? AND author=?"} {
+		if _, err := tx.Exec(q, pfid, name, vvs, hlc, dev); err != nil {
+			return fmt.Errorf("settle entry: %w", err)
+		}
 	}
 	return nil
 }

@@ -18,9 +18,12 @@ import (
 //
 // relink_claims holds the claims made here by linking an orphan again at
 // a name under the version the name held (relinkTx), until they are sent:
-// a relink can lose before it is sent (a directory takes the name), and
-// its claim stays one of the name's here, so it must reach every other
-// device too, whatever the outbox sends for the name by then (SealBatch).
+// a relink can lose before it is sent (a directory takes the name, or
+// another file is linked there again), and its claim stays one of the
+// name's here, so it must reach every other device too, whatever the
+// outbox sends for the name by then (SealBatch). fresh marks a relink onto
+// a version made here and not sent yet: if that version loses before it
+// is sent, its relinks go with it (dropUnsentTx).
 const claimsSchema = `
 CREATE TABLE IF NOT EXISTS relink_claims(
 	parent_fid TEXT NOT NULL,
@@ -29,6 +32,7 @@ CREATE TABLE IF NOT EXISTS relink_claims(
 	hlc        INTEGER NOT NULL,
 	author     TEXT NOT NULL,
 	child      TEXT NOT NULL,
+	fresh      INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY(parent_fid, name, vv, hlc, author, child)
 );
 CREATE TABLE IF NOT EXISTS dir_merges(

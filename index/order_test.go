@@ -334,3 +334,52 @@ func TestDirectoryEditLosesThenDeleted(t *testing.T) {
 		})
 	}
 }
+
+// TestRelinksOntoUnsentVersion: b makes a version of the name e naming
+// nothing (a file made and deleted there), later than a's, and keeps it
+// unsent while a's file P, then P's deletion, then a's file Q arrive:
+// each is linked again at e under b's version, so the version has two
+// children before b sends it, and b sends it naming Q only. The claim
+// naming P must still reach the other devices: once c's change of P
+// (concurrent with its deletion) brings P back, every device settles e
+// from the same claims. Several seeds give both orders of P's and Q's IDs.
+func TestRelinksOntoUnsentVersion(t *testing.T) {
+	for seed := int64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+			devs := newSimSeeded(t, clock, seed, "aaaa", "bbbb", "cccc")
+			a, b, c := devs[0], devs[1], devs[2]
+			a.mustWrite("/e", "P")
+			a.upload()
+			c.pull(a, -1)
+			pc, _ := c.lookupPath("/e")
+			mode := uint32(0o600)
+			if _, err := c.db.SetAttr(pc.Ino, SetAttrIn{Mode: &mode}); err != nil {
+				t.Fatal(err)
+			}
+			c.upload()
+			if err := a.db.Unlink(RootIno, "e"); err != nil {
+				t.Fatal(err)
+			}
+			a.upload()
+			a.mustWrite("/e", "Q")
+			a.upload()
+			clock.advance(time.Second)
+			b.mustWrite("/e", "from b")
+			if err := b.db.Unlink(RootIno, "e"); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				b.pull(a, 1)
+			}
+			b.upload()
+			settle(t, devs)
+			tr := checkConverged(t, devs)
+			for _, s := range []string{"P", "Q"} {
+				if contents(tr)[hashOf([]byte(s))] == 0 {
+					t.Fatalf("%q is lost:\n%s", s, dumpTree(tr))
+				}
+			}
+		})
+	}
+}

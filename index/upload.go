@@ -375,7 +375,7 @@ func (db *DB) relinkRecordsTx(tx *sql.Tx, sent []Record, inBatch map[string]bool
 		}
 		for _, d := range sent {
 			if e := d.Dentry; e.Parent == r.rec.Parent && string(e.Name) == string(r.rec.Name) && e.Child == r.rec.Child &&
-				e.HLC == r.rec.HLC && e.VV.encode() == r.vvs && e.Dev == r.rec.Dev {
+				e.HLC == r.rec.HLC && e.VV.encode() == r.rec.VV.encode() && e.Dev == r.rec.Dev {
 				send = false
 			}
 		}
