@@ -383,3 +383,35 @@ func TestRelinksOntoUnsentVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestMovedDirectoryVersionSent: c moves directory d to b while b moves it
+// to x later; c applies b's move (the later keeps the directory) before
+// it sends its own, so nothing is linked at b on c when its version of b
+// is sent. The version still names the directory, here and in the record:
+// sent naming nothing, it settled b elsewhere on a's file made there
+// later, while on c the directory kept the name against the file.
+func TestMovedDirectoryVersionSent(t *testing.T) {
+	clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	devs := newSim(t, clock, "aaaa", "bbbb", "cccc")
+	a, b, c := devs[0], devs[1], devs[2]
+	mustCreate(t, a.db, RootIno, "d", syscall.S_IFDIR|0o755)
+	settle(t, devs)
+	if err := c.db.Rename(RootIno, "d", RootIno, "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(time.Second)
+	if err := b.db.Rename(RootIno, "d", RootIno, "x", 0); err != nil {
+		t.Fatal(err)
+	}
+	b.upload()
+	c.pull(b, -1)
+	c.upload()
+	clock.advance(time.Second)
+	a.mustWrite("/b", "from a")
+	a.upload()
+	settle(t, devs)
+	tr := checkConverged(t, devs)
+	if contents(tr)[hashOf([]byte("from a"))] == 0 {
+		t.Fatalf("a's file is lost:\n%s", dumpTree(tr))
+	}
+}

@@ -314,14 +314,15 @@ func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (
 	var journaled int
 	err = tx.QueryRow("SELECT i.file_id, i.journaled FROM dentries d JOIN inodes i ON d.ino=i.ino WHERE d.parent=? AND d.name=?", r.parent, r.name).Scan(&child, &journaled)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) && len(rec.VV) == 0:
-		// A name linked again (no version of its own) whose file is
-		// gone here: the record still carries the claim (claims.go).
+	case errors.Is(err, sql.ErrNoRows):
+		// Nothing linked: removed (the version names nothing), or the
+		// version's child is gone here or linked elsewhere (a directory
+		// keeps one name) since the version was made. The record
+		// carries the claim the version holds (claims.go), as every
+		// device that settles the name from it must.
 		if err := tx.QueryRow("SELECT child FROM dentry_versions WHERE parent_fid=? AND name=?", r.parentFID, r.name).Scan(&rec.Child); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, false, fmt.Errorf("entry record: %w", err)
 		}
-	case errors.Is(err, sql.ErrNoRows):
-		// Removed: an empty child.
 	case err != nil:
 		return nil, false, fmt.Errorf("entry record: %w", err)
 	default:
