@@ -48,7 +48,7 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 		if err := recordHistoryTx(tx, device, recs); err != nil {
 			return err
 		}
-		for _, r := range recs {
+		for _, r := range dirDeletionsLast(recs) {
 			var err error
 			switch {
 			case r.File != nil:
@@ -79,6 +79,24 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 		db.feed.publish(st.changes)
 	}
 	return err
+}
+
+// dirDeletionsLast returns recs with the deletions of directories moved
+// to the end, in their order: a directory survives a deletion that has
+// not seen all of its entries, and the entries the batch itself removes
+// (files it deletes, linked there here and not on its device) must be
+// gone by then, whatever order the batch lists its deletions in.
+func dirDeletionsLast(recs []Record) []Record {
+	out := make([]Record, 0, len(recs))
+	var dirs []Record
+	for _, r := range recs {
+		if r.File != nil && r.File.Deleted && r.File.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+			dirs = append(dirs, r)
+			continue
+		}
+		out = append(out, r)
+	}
+	return append(out, dirs...)
 }
 
 // applyState is what applying one batch gathers as it goes.
