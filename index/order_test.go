@@ -276,9 +276,7 @@ func TestRelinkLosesBeforeSent(t *testing.T) {
 			settle(t, devs)
 			tr := checkConverged(t, devs)
 			for _, s := range []string{"from a", "from c"} {
-				if contents(tr)[hashOf([]byte(s))] == 0 {
-					t.Fatalf("%q is lost:\n%s", s, dumpTree(tr))
-				}
+				hasContent(t, tr, s)
 			}
 		})
 	}
@@ -376,9 +374,7 @@ func TestRelinksOntoUnsentVersion(t *testing.T) {
 			settle(t, devs)
 			tr := checkConverged(t, devs)
 			for _, s := range []string{"P", "Q"} {
-				if contents(tr)[hashOf([]byte(s))] == 0 {
-					t.Fatalf("%q is lost:\n%s", s, dumpTree(tr))
-				}
+				hasContent(t, tr, s)
 			}
 		})
 	}
