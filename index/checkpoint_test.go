@@ -158,18 +158,7 @@ func TestCheckpointHoldsRelinkAndRevivedFile(t *testing.T) {
 			b.upload()
 			c.upload()
 			obs.pull(b, -1)
-			cp := func() {
-				ck, err := obs.db.ReadCheckpoint(t.Context(), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := boot.db.ApplyCheckpoint(ck); err != nil {
-					t.Fatal(err)
-				}
-				if d := diffLines(obs.settledState(), boot.settledState()); d != "" {
-					t.Fatalf("the checkpoint applied differs from its source:\n%s", d)
-				}
-			}
+			cp := func() { bootFrom(t, obs, boot) }
 			if o.cpAfter {
 				obs.pull(c, -1)
 				cp()
@@ -327,17 +316,24 @@ func TestCheckpointHoldsDeletedCopy(t *testing.T) {
 	for _, d := range devs[:2] {
 		obs.pull(d, -1)
 	}
-	ck, err := obs.db.ReadCheckpoint(t.Context(), nil)
+	bootFrom(t, obs, boot)
+	if problem := sameConflicts(t, []*simDevice{obs, boot}); problem != "" {
+		t.Fatal(problem)
+	}
+}
+
+// bootFrom applies src's checkpoint to boot and checks that boot then
+// holds src's state.
+func bootFrom(t *testing.T, src, boot *simDevice) {
+	t.Helper()
+	ck, err := src.db.ReadCheckpoint(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := boot.db.ApplyCheckpoint(ck); err != nil {
 		t.Fatal(err)
 	}
-	if d := diffLines(obs.settledState(), boot.settledState()); d != "" {
+	if d := diffLines(src.settledState(), boot.settledState()); d != "" {
 		t.Fatalf("the checkpoint applied holds another state than its source:\n%s", d)
-	}
-	if problem := sameConflicts(t, []*simDevice{obs, boot}); problem != "" {
-		t.Fatal(problem)
 	}
 }

@@ -80,16 +80,7 @@ func runDirScenario(t *testing.T, sc dirScenario) {
 				a, bd, c, boot := devs[0], devs[1], devs[2], devs[3]
 				for i := 0; i <= len(order); i++ {
 					if i == cpAt {
-						cp, err := c.db.ReadCheckpoint(t.Context(), nil)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if err := boot.db.ApplyCheckpoint(cp); err != nil {
-							t.Fatal(err)
-						}
-						if d := diffLines(c.settledState(), boot.settledState()); d != "" {
-							t.Fatalf("the checkpoint applied holds another state than its source:\n%s", d)
-						}
+						bootFrom(t, c, boot)
 					}
 					if i == len(order) {
 						break
