@@ -120,6 +120,14 @@ func (fsys *FS) openIndexed(a index.Attr, flags uint32, out *fuse.OpenOut) fuse.
 	if h.mode == ioPassthrough && needAtime && !trunc {
 		fsys.watchAtime(ino) // its reads will not reach the daemon
 	}
+	// No FLUSH at close(2): Release does what Flush would (it takes in
+	// passthrough writes and commits the coalesced size and mtime), and
+	// a FLUSH is a round trip that close(2) waits for: one of the nine
+	// each file of an untarred tree costs, and the one of every file that
+	// diff -r or a compiler reads. What close no longer reports, a failed
+	// commit of the index, fsync(2) still does (as on ext4, whose close
+	// reports nothing either).
+	out.OpenFlags |= fuse.FOPEN_NOFLUSH
 	fsys.mu.Lock()
 	fsys.nextFh++
 	fh := fsys.nextFh
