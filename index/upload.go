@@ -98,7 +98,7 @@ func (db *DB) SealBatch(max int, uploaded map[uint64]Uploaded, seal Sealer) (Jou
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var out JournalBatch
-	err := db.withTx(func(tx *sql.Tx) error {
+	err := db.write(func(tx txn) error {
 		rows, err := tx.Query("SELECT key, gen, ino, parent, parent_fid, name FROM outbox ORDER BY gen LIMIT ?", max)
 		if err != nil {
 			return fmt.Errorf("read outbox: %w", err)
@@ -220,7 +220,7 @@ func (db *DB) SealBatch(max int, uploaded map[uint64]Uploaded, seal Sealer) (Jou
 // fileRecordTx builds the record for a changed file. keep means "not yet":
 // the row stays in the outbox. A nil record with keep false means the file
 // was created and deleted without ever being journaled: nothing to send.
-func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded) (rec *FileRecord, cas *residentCAS, keep bool, err error) {
+func (db *DB) fileRecordTx(tx txn, ino uint64, uploaded map[uint64]Uploaded) (rec *FileRecord, cas *residentCAS, keep bool, err error) {
 	var a Attr
 	var target, content []byte
 	var vvs string
@@ -298,7 +298,7 @@ func (db *DB) fileRecordTx(tx *sql.Tx, ino uint64, uploaded map[uint64]Uploaded)
 	return rec, cas, false, nil
 }
 
-func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (*DentryRecord, bool, error) {
+func (db *DB) dentryRecordTx(tx txn, r outboxRow, inBatch map[string]bool) (*DentryRecord, bool, error) {
 	rec := &DentryRecord{Parent: r.parentFID, Name: r.name}
 	var vvs, author string
 	err := tx.QueryRow("SELECT vv, hlc, author FROM dentry_versions WHERE parent_fid=? AND name=?", r.parentFID, r.name).Scan(&vvs, &rec.HLC, &author)
@@ -339,7 +339,7 @@ func (db *DB) dentryRecordTx(tx *sql.Tx, r outboxRow, inBatch map[string]bool) (
 // forgets them: those whose directory and child other devices know (or
 // learn in this batch). A claim superseded here since, or naming a file
 // never sent, is forgotten unsent: no device settles from it.
-func (db *DB) relinkRecordsTx(tx *sql.Tx, sent []Record, inBatch map[string]bool) ([]Record, error) {
+func (db *DB) relinkRecordsTx(tx txn, sent []Record, inBatch map[string]bool) ([]Record, error) {
 	rows, err := tx.Query(`SELECT r.parent_fid, r.name, r.vv, r.hlc, r.author, r.child,
 		EXISTS(SELECT 1 FROM entry_claims c WHERE c.parent_fid=r.parent_fid AND c.name=r.name AND c.vv=r.vv AND c.hlc=r.hlc AND c.author=r.author AND c.child=r.child),
 		coalesce((SELECT i.journaled FROM inodes i WHERE i.file_id=r.child), -1),
@@ -401,7 +401,7 @@ func (db *DB) relinkRecordsTx(tx *sql.Tx, sent []Record, inBatch map[string]bool
 // built up (a tree made while the store was out of reach, or faster than
 // rounds ran), no row of the window could go and the uploader stopped for
 // good, uploading the same files every round.
-func (db *DB) withDependenciesTx(tx *sql.Tx, pending []outboxRow, uploaded map[uint64]Uploaded) ([]outboxRow, error) {
+func (db *DB) withDependenciesTx(tx txn, pending []outboxRow, uploaded map[uint64]Uploaded) ([]outboxRow, error) {
 	have := make(map[string]bool, len(pending))
 	for _, r := range pending {
 		have[r.key] = true
