@@ -33,6 +33,17 @@ func dirBatch(size uint32, plus bool) int {
 
 // OpenDir checks that the inode is a directory; listings are stateless
 // (offsets are entry row IDs), so there is no directory handle.
+//
+// The kernel keeps a directory's listing in its page cache
+// (FOPEN_CACHE_DIR) and lists it again from there (FOPEN_KEEP_CACHE): git
+// status lists every directory of the tree each time it runs. The kernel
+// drops the cached listing itself when an entry changes through the
+// mount, or when the directory's mtime it learns from a GETATTR differs
+// (a change another device made, or one the daemon made, bounded by the
+// attribute timeout), and fs drops it at once for every remote change of
+// an entry (invalidate). When relatime says this listing must move the
+// directory's access time, the open does not keep the cached listing, so
+// that the listing reaches readDir, which records the access.
 func (fsys *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	defer fsys.track(opOpenDir, time.Now())
 	a, err := fsys.idx.GetAttr(in.NodeId)
@@ -42,6 +53,11 @@ func (fsys *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenO
 	if !a.IsDir() {
 		return fuse.ENOTDIR
 	}
+	out.OpenFlags |= fuse.FOPEN_CACHE_DIR
+	if !fsys.readsNeedNoAtime(a, in.Flags) {
+		return fuse.OK
+	}
+	out.OpenFlags |= fuse.FOPEN_KEEP_CACHE
 	return fuse.OK
 }
 

@@ -157,6 +157,10 @@ func (fsys *FS) Init(s *fuse.Server) {
 func (fsys *FS) invalidate(c index.Change) {
 	if c.Parent != 0 {
 		fsys.server.EntryNotify(c.Parent, c.Name)
+		// The kernel drops a cached listing (FOPEN_CACHE_DIR) on an
+		// entry notification only when it has the name cached: a new
+		// name needs the directory's pages dropped too.
+		fsys.server.InodeNotify(c.Parent, 0, 0)
 	}
 	if c.Ino != 0 {
 		fsys.server.InodeNotify(c.Ino, 0, 0)

@@ -170,6 +170,32 @@ func TestMultiDevicePropagation(t *testing.T) {
 		must(os.Remove(a.path("d3")))
 		seen(t, "rmdir", "d3", gone)
 	})
+	t.Run("listing", func(t *testing.T) {
+		// The other mounts have listed d1 (the kernel keeps listings,
+		// FOPEN_CACHE_DIR): a remote new name and a remote removal
+		// must show in the next listing all the same.
+		listed := func(dir string, name string) bool {
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return false
+			}
+			for _, e := range ents {
+				if e.Name() == name {
+					return true
+				}
+			}
+			return false
+		}
+		for _, m := range others {
+			if listed(m.path("d1"), "listed.txt") {
+				t.Fatalf("%s lists d1/listed.txt before it exists", m.dir)
+			}
+		}
+		must(os.WriteFile(a.path("d1/listed.txt"), []byte("x"), 0o644))
+		seen(t, "listing after create", "d1", func(p string) bool { return listed(p, "listed.txt") })
+		must(os.Remove(a.path("d1/listed.txt")))
+		seen(t, "listing after delete", "d1", func(p string) bool { return !listed(p, "listed.txt") })
+	})
 	t.Run("propagation time", func(t *testing.T) {
 		const n = 20
 		var took []time.Duration
