@@ -2,18 +2,16 @@ package resolver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/syncfs/syncfs/blobstore"
 	"github.com/syncfs/syncfs/index"
 )
 
 // The conflict policy is per store, in its config object: "copy" keeps a
 // losing version as a conflict copy, "newest" only in the file's versions
-// (index/conflicts.go). Changing it rewrites the config with a new MAC;
-// running engines read it again at a pull round at most every
+// (index/conflicts.go). Changing it rewrites the config with a new MAC,
+// as a config change (config_change.go); running engines read it again at a pull round at most every
 // policyInterval, so that polling does not double the requests a quiet
 // store gets.
 
@@ -21,30 +19,23 @@ import (
 // again for its conflict policy.
 const policyInterval = 30 * time.Second
 
-// SetConflictPolicy rewrites the store's config with the conflict policy
-// ("copy" or "newest") and a new MAC, and updates repo's copy of it. The
-// config is read again first, so that nothing else in it goes back to what
-// repo was opened with. The object is replaced in place: a passphrase
-// change racing with it could be undone (the store has no compare-and-set).
+// SetConflictPolicy changes the store's conflict policy ("copy" or
+// "newest") as a config change (config_change.go): the config is read
+// again first, so that nothing else in it goes back to what repo was opened
+// with, and a change made by another device in the meantime gives
+// ErrConfigChanged instead of being overwritten. repo's copy of the config
+// is updated to what the store holds afterwards.
 func SetConflictPolicy(ctx context.Context, repo *Repo, policy string) error {
 	if policy != index.PolicyCopy && policy != index.PolicyNewest {
 		return fmt.Errorf("conflict policy %q: want %s or %s: %w", policy, index.PolicyCopy, index.PolicyNewest, index.ErrInvalid)
 	}
-	cfg, err := readVerifiedConfig(ctx, repo)
-	if err != nil {
-		return err
-	}
-	cfg.Conflict = policy
-	cfg.MAC = repo.Keys.ConfigMAC(cfg.macInput())
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	if err := blobstore.PutBytes(ctx, repo.Store, configName, b); err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	repo.Config, repo.ConfigBytes = cfg, b
-	return nil
+	return changeConfig(ctx, repo, func(c *Config) bool {
+		if policyOf(*c) == policy {
+			return false
+		}
+		c.Conflict = policy
+		return true
+	}, nil)
 }
 
 // readVerifiedConfig reads the store's config object and checks it with
@@ -54,20 +45,7 @@ func readVerifiedConfig(ctx context.Context, repo *Repo) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	var cfg Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return Config{}, fmt.Errorf("%w: %v", ErrCorruptConfig, err)
-	}
-	if cfg.Format != FormatVersion {
-		return Config{}, fmt.Errorf("%w: version %d (this syncfs reads version %d)", ErrUnknownFormat, cfg.Format, FormatVersion)
-	}
-	if cfg.StoreID != repo.Config.StoreID {
-		return Config{}, fmt.Errorf("%w: store ID changed from %s to %s", ErrCorruptConfig, repo.Config.StoreID, cfg.StoreID)
-	}
-	if err := repo.Keys.VerifyConfigMAC(cfg.macInput(), cfg.MAC); err != nil {
-		return Config{}, fmt.Errorf("%w: %w", ErrCorruptConfig, err)
-	}
-	return cfg, nil
+	return verifyConfigBytes(repo, b)
 }
 
 // policyOf returns a config's conflict policy; configs that name none
@@ -91,7 +69,7 @@ func (e *Engine) SetConflictPolicy(ctx context.Context, policy string) error {
 		return err
 	}
 	e.policyAt = time.Now()
-	return e.idx.SetConflictPolicy(policy)
+	return e.idx.SetConflictPolicy(policyOf(r.Config))
 }
 
 // refreshPolicy reads the store's conflict policy again if policyInterval

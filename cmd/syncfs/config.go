@@ -26,7 +26,8 @@ func newConfigCommand() *cobra.Command {
 			"copy keeps a losing version as a conflict copy beside the winner; newest keeps only the\n" +
 			"winner under the name and the loser in the file's versions. Neither loses data. Given a\n" +
 			"mount, that mount uses the new policy at once; other mounts of the store pick it up at a\n" +
-			"poll within 30 seconds, or when mounted again.",
+			"poll within 30 seconds, or when mounted again. A change made by another device at the\n" +
+			"same time is detected: this one then changes nothing and says so (run it again).",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) < 2 || len(args) > 3 {
 				return usageError{fmt.Errorf("config set: want KEY VALUE [MOUNTPOINT], got %d arguments", len(args))}
