@@ -44,6 +44,12 @@ type ConflictSide struct {
 
 // Conflict is one conflict not yet settled by hand.
 type Conflict struct {
+	// Kind is KindContent or KindName (conflictnames.go: then the copy is
+	// the file linked again under a conflict name, the original what
+	// holds the name it lost, and OrigPath that name even when free).
+	Kind string `json:"kind"`
+	// What says in a few words what clashed, for a name conflict.
+	What string `json:"what,omitempty"`
 	// CopyIno, CopyID and CopyPath name the conflict copy; all zero for a
 	// loser kept only in the original's versions (policy "newest").
 	CopyIno  uint64 `json:"copy_ino,omitempty"`
@@ -138,8 +144,9 @@ func copyOfTx(tx conflictTx, fid string) (string, bool, error) {
 }
 
 // Conflicts returns the conflicts not yet settled by hand: every live,
-// unresolved conflict copy, and every loser kept only in versions that the
-// version its file holds has not seen. They come sorted by path.
+// unresolved conflict copy, every loser kept only in versions that the
+// version its file holds has not seen, and every file linked again under
+// a conflict name (conflictnames.go). They come sorted by path.
 func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 	var out []Conflict
 	// The losing version is the copy's first recorded version (its record
@@ -156,7 +163,7 @@ func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 		return nil, fmt.Errorf("list conflicts: %w", err)
 	}
 	for rows.Next() {
-		var c Conflict
+		c := Conflict{Kind: KindContent}
 		var chlc, whlc int64
 		var cdev, wdev string
 		var onlink int
@@ -197,6 +204,11 @@ func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 			}
 		}
 	}
+	names, err := db.nameConflicts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, names...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.OrigPath != b.OrigPath {
@@ -313,7 +325,7 @@ func (db *DB) keptLosers(ctx context.Context) ([]Conflict, error) {
 					continue next // an older version of its line
 				}
 			}
-			out = append(out, Conflict{OrigID: f.fid, OrigIno: f.ino, Loser: r.side, Winner: &w, LoserVV: r.vv})
+			out = append(out, Conflict{Kind: KindContent, OrigID: f.fid, OrigIno: f.ino, Loser: r.side, Winner: &w, LoserVV: r.vv})
 		}
 	}
 	return out, nil
