@@ -13,23 +13,48 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/syncfs/syncfs/index"
+	"github.com/syncfs/syncfs/resolver"
 )
 
+type conflictsOptions struct {
+	access storeAccess
+	json   bool
+}
+
 func newConflictsCommand() *cobra.Command {
-	var asJSON bool
+	var o conflictsOptions
 	c := &cobra.Command{
-		Use:   "conflicts MOUNTPOINT [--json] | conflicts resolve PATH --keep mine|theirs|both",
+		Use:   "conflicts MOUNTPOINT | conflicts --store STORE [--json] | conflicts resolve PATH --keep mine|theirs|both",
 		Short: "List the conflicts between devices: copies and losing versions, with both devices and times",
-		Long: "List the conflicts not yet settled by hand: for each, the conflict copy (or, under the\n" +
-			"newest policy, \"(in versions)\": the losing version lives only in the file's versions),\n" +
-			"the original it came from, and the losing and winning device and time (UTC). The store's\n" +
-			"policy is set at init (--conflict) or with syncfs config set conflict.",
-		Args: exactArgs(1, "MOUNTPOINT"),
+		Long: "List the conflicts not yet settled by hand: for each, its kind, the conflict copy (or,\n" +
+			"under the newest policy, \"(in versions)\": the losing version lives only in the file's\n" +
+			"versions), the original it came from, and the losing and winning device and time (UTC).\n" +
+			"Kind content: two devices changed one file. Kind name: two files (or a file and a\n" +
+			"directory) took one name; the one that lost it is the copy, under a conflict name, and\n" +
+			"the original is the name it lost. The store's policy is set at init (--conflict) or with\n" +
+			"syncfs config set conflict.\n" +
+			"Given a mount, its daemon answers; given --store and no mount, the newest state that can\n" +
+			"be built from the store (its checkpoint and journals) is listed, with paths from the\n" +
+			"store's root.",
+		Args: func(c *cobra.Command, args []string) error {
+			if o.access.store.URL != "" {
+				if len(args) != 0 {
+					return usageError{fmt.Errorf("conflicts: give a mount point or --store, not both")}
+				}
+				return nil
+			}
+			return exactArgs(1, "MOUNTPOINT")(c, args)
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			return runConflicts(c.Context(), os.Stdout, args[0], asJSON)
+			mnt := ""
+			if len(args) == 1 {
+				mnt = args[0]
+			}
+			return runConflicts(c.Context(), os.Stdout, o, mnt)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON, for scripts")
+	o.access.addFlags(c.Flags())
+	c.Flags().BoolVar(&o.json, "json", false, "print JSON, for scripts")
 	c.AddCommand(newConflictsResolveCommand())
 	return c
 }
@@ -48,8 +73,14 @@ func newConflictsResolveCommand() *cobra.Command {
 			"                 is removed.\n" +
 			"  --keep both    both stay: the copy keeps its name and is no longer listed (under newest:\n" +
 			"                 the loser comes back as a file named like a conflict copy).\n" +
-			"Nothing is lost: replaced or removed content stays in syncfs versions. Every device gets\n" +
-			"the result.",
+			"For a name conflict (PATH is the file under the conflict name, or the one holding the\n" +
+			"name it lost):\n" +
+			"  --keep mine    what holds the name stays; the file under the conflict name is removed.\n" +
+			"  --keep theirs  the file under the conflict name takes the name; the file holding it is\n" +
+			"                 removed (a directory is never removed or replaced: move it yourself).\n" +
+			"  --keep both    both stay: the conflict name becomes an ordinary name, no longer listed.\n" +
+			"Nothing is lost: replaced or removed content stays in syncfs versions (for a name\n" +
+			"conflict, in the versions of the name). Every device gets the result.",
 		Args: exactArgs(1, "PATH"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runResolve(c.Context(), os.Stdout, args[0], keep)
@@ -74,6 +105,8 @@ func conflictsCall(ctx context.Context, p, op string, req conflictsRequest, out 
 
 // jsonConflict is one conflict in conflicts --json.
 type jsonConflict struct {
+	Kind     string         `json:"kind"`           // content or name
+	What     string         `json:"what,omitempty"` // name conflicts: what clashed
 	Copy     string         `json:"copy,omitempty"` // absolute path; empty: kept in versions
 	Original string         `json:"original,omitempty"`
 	Loser    jsonSide       `json:"loser"`
@@ -92,11 +125,27 @@ func sideOf(s index.ConflictSide) jsonSide {
 	return jsonSide{Device: s.Device, Time: time.Unix(0, s.HLC).UTC().Format(time.RFC3339Nano)}
 }
 
-func runConflicts(ctx context.Context, w io.Writer, mnt string, asJSON bool) error {
+// listConflicts asks the daemon serving mnt for the conflicts, or, with
+// --store, lists them from a view of the store.
+func listConflicts(ctx context.Context, o conflictsOptions, mnt string) (conflictsReply, error) {
 	var rep conflictsReply
-	if err := conflictsCall(ctx, mnt, "list", conflictsRequest{}, &rep); err != nil {
+	if o.access.store.URL == "" {
+		return rep, conflictsCall(ctx, mnt, "list", conflictsRequest{}, &rep)
+	}
+	err := withView(ctx, o.access, func(v *resolver.View) error {
+		var err error
+		rep, err = conflictsCore{eng: v.Engine, idx: v.Index, mnt: "/"}.list(ctx)
+		return err
+	})
+	return rep, err
+}
+
+func runConflicts(ctx context.Context, w io.Writer, o conflictsOptions, mnt string) error {
+	rep, err := listConflicts(ctx, o, mnt)
+	if err != nil {
 		return err
 	}
+	asJSON := o.json
 	at := func(p string) string {
 		if p == "" {
 			return "(gone)"
@@ -109,7 +158,7 @@ func runConflicts(ctx context.Context, w io.Writer, mnt string, asJSON bool) err
 			Conflicts []jsonConflict `json:"conflicts"`
 		}{Policy: rep.Policy, Conflicts: []jsonConflict{}}
 		for _, c := range rep.Conflicts {
-			j := jsonConflict{Loser: sideOf(c.Loser), Kept: c.CopyIno == 0, Raw: c}
+			j := jsonConflict{Kind: c.Kind, What: c.What, Loser: sideOf(c.Loser), Kept: c.CopyIno == 0, Raw: c}
 			if c.CopyPath != "" {
 				j.Copy = at(c.CopyPath)
 			}
@@ -134,7 +183,7 @@ func runConflicts(ctx context.Context, w io.Writer, mnt string, asJSON bool) err
 		return s.Device + ", " + time.Unix(0, s.HLC).UTC().Format("2006-01-02 15:04:05")
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "COPY\tORIGINAL\tLOSER (device, time)\tWINNER (device, time)")
+	fmt.Fprintln(tw, "KIND\tCOPY\tORIGINAL\tLOSER (device, time)\tWINNER (device, time)")
 	for _, c := range rep.Conflicts {
 		cp, winner := "(in versions)", "-"
 		if c.CopyPath != "" {
@@ -143,12 +192,16 @@ func runConflicts(ctx context.Context, w io.Writer, mnt string, asJSON bool) err
 		if c.Winner != nil {
 			winner = side(*c.Winner)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cp, at(c.OrigPath), side(c.Loser), winner)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Kind, cp, at(c.OrigPath), side(c.Loser), winner)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%d conflict(s), policy %s; settle one with: syncfs conflicts resolve PATH --keep mine|theirs|both\n", len(rep.Conflicts), rep.Policy)
+	where := ""
+	if o.access.store.URL != "" {
+		where = " on a mount"
+	}
+	fmt.Fprintf(w, "%d conflict(s), policy %s; settle one%s with: syncfs conflicts resolve PATH --keep mine|theirs|both\n", len(rep.Conflicts), rep.Policy, where)
 	return nil
 }
 
@@ -171,20 +224,23 @@ func runResolve(ctx context.Context, w io.Writer, p, keep string) error {
 		}
 		return exitCodeError{exitError, fmt.Sprintf("%s: %v", p, err)}
 	}
+	at := filepath.Dir(abs) // the daemon that serves abs: a directory may be a mount's root
 	if st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
-		if _, derr := dialNearest(abs); derr != nil {
-			return derr
-		}
-		return exitCodeError{exitUsage, p + " is a directory: give a conflict copy or the file it came from"}
+		at = abs
 	}
 	var rep resolveReply
-	if err := conflictsCall(ctx, filepath.Dir(abs), "resolve", conflictsRequest{Ino: st.Ino, Path: p, Keep: keep}, &rep); err != nil {
+	if err := conflictsCall(ctx, at, "resolve", conflictsRequest{Ino: st.Ino, Path: p, Keep: keep}, &rep); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, rep.Message)
 	if rep.Remove != "" {
 		if err := os.Remove(rep.Remove); err != nil {
 			return fmt.Errorf("remove the conflict copy: %w", err)
+		}
+	}
+	if len(rep.Rename) == 2 {
+		if err := os.Rename(rep.Rename[0], rep.Rename[1]); err != nil {
+			return fmt.Errorf("give the name back: %w", err)
 		}
 	}
 	return nil

@@ -35,10 +35,12 @@ type conflictsReply struct {
 
 // resolveReply is the answer of /v1/conflicts/resolve. Remove, if set, is
 // a conflict copy (absolute path) the command removes through the mount,
-// so that the kernel learns of it as of any unlink.
+// so that the kernel learns of it as of any unlink; Rename, if set, is a
+// rename (from, to: absolute paths) it makes through the mount likewise.
 type resolveReply struct {
-	Message string `json:"message"`
-	Remove  string `json:"remove,omitempty"`
+	Message string   `json:"message"`
+	Remove  string   `json:"remove,omitempty"`
+	Rename  []string `json:"rename,omitempty"`
 }
 
 // The values of resolve --keep.
@@ -116,12 +118,32 @@ func (c conflictsCore) resolve(ctx context.Context, req conflictsRequest) (resol
 	default:
 		return resolveReply{}, exitCodeError{exitUsage, fmt.Sprintf("--keep %q: want mine, theirs or both", req.Keep)}
 	}
-	cs, err := c.idx.ConflictsOf(ctx, req.Ino)
+	all, err := c.idx.ConflictsOf(ctx, req.Ino)
 	if errors.Is(err, index.ErrNoConflict) {
+		if a, aerr := c.idx.GetAttr(req.Ino); aerr == nil && a.IsDir() {
+			return resolveReply{}, exitCodeError{exitUsage, req.Path + " is a directory: give a conflict copy or the file it came from"}
+		}
 		return resolveReply{}, exitCodeError{exitUsage, req.Path + " is not a conflict copy and has none (syncfs conflicts MOUNTPOINT lists them)"}
 	}
 	if err != nil {
 		return resolveReply{}, err
+	}
+	var names, cs []index.Conflict
+	for _, x := range all {
+		if x.Kind == index.KindName {
+			if x.CopyIno == req.Ino {
+				return c.resolveName(ctx, req, x) // PATH has the conflict name
+			}
+			names = append(names, x)
+		} else {
+			cs = append(cs, x)
+		}
+	}
+	if len(names) > 0 {
+		if len(names) == 1 && len(cs) == 0 {
+			return c.resolveName(ctx, req, names[0])
+		}
+		return resolveReply{}, exitCodeError{exitUsage, fmt.Sprintf("%s takes part in %d conflicts: give the conflict copy or the file under the conflict name to settle one (syncfs conflicts MOUNTPOINT lists them)", req.Path, len(all))}
 	}
 	var copies, kept []index.Conflict
 	for _, x := range cs {
@@ -141,6 +163,60 @@ func (c conflictsCore) resolve(ctx context.Context, req conflictsRequest) (resol
 		return c.resolveKept(ctx, req, kept)
 	}
 	return resolveReply{}, exitCodeError{exitUsage, fmt.Sprintf("%s has %d conflict copies and %d losing versions: name the copy to settle (syncfs conflicts MOUNTPOINT lists them)", req.Path, len(copies), len(kept))}
+}
+
+// resolveName settles a name conflict: x.CopyIno was linked again under a
+// conflict name after losing the name x.OrigPath, which x.OrigIno holds
+// now (0: nothing does). mine keeps what holds the name and removes the
+// other; theirs gives the name to the other, replacing what holds it;
+// both keeps the conflict name as a name of its own. A directory is
+// never removed or replaced this way.
+func (c conflictsCore) resolveName(ctx context.Context, req conflictsRequest, x index.Conflict) (resolveReply, error) {
+	copyPath, namePath := c.abs(x.CopyPath), c.abs(x.OrigPath)
+	loser, err := c.idx.GetAttr(x.CopyIno)
+	if err != nil {
+		return resolveReply{}, err
+	}
+	switch req.Keep {
+	case keepBoth:
+		dir, name, err := c.idx.FirstName(x.CopyIno)
+		if err != nil {
+			return resolveReply{}, err
+		}
+		if err := c.idx.KeepConflictName(dir, name); err != nil {
+			return resolveReply{}, err
+		}
+		return resolveReply{Message: fmt.Sprintf("kept both: %s stays as it is and is no longer listed", copyPath)}, nil
+	case keepMine:
+		if x.OrigIno == 0 {
+			return resolveReply{}, exitCodeError{exitUsage, fmt.Sprintf("nothing holds %s now: --keep theirs gives %s that name, --keep both keeps it as it is", namePath, copyPath)}
+		}
+		if loser.IsDir() {
+			return resolveReply{}, exitCodeError{exitUsage, fmt.Sprintf("%s is a directory: --keep mine would remove it and all it holds; remove it yourself if you mean to, or --keep both", copyPath)}
+		}
+		if _, err := c.synced(ctx, x.CopyIno, copyPath); err != nil {
+			return resolveReply{}, err
+		}
+		return resolveReply{Message: fmt.Sprintf("kept %s; removing %s (its content stays in syncfs versions %s)", namePath, copyPath, namePath), Remove: copyPath}, nil
+	}
+	// theirs
+	if loser.IsDir() {
+		return resolveReply{}, exitCodeError{exitUsage, fmt.Sprintf("%s is a directory: --keep theirs does not move directories; rename it yourself, or --keep both", copyPath)}
+	}
+	if x.OrigIno == 0 {
+		return resolveReply{Message: fmt.Sprintf("%s takes its name back: %s", copyPath, namePath), Rename: []string{copyPath, namePath}}, nil
+	}
+	holder, err := c.idx.GetAttr(x.OrigIno)
+	if err != nil {
+		return resolveReply{}, err
+	}
+	if holder.IsDir() {
+		return resolveReply{}, exitCodeError{exitUsage, fmt.Sprintf("%s is a directory: --keep theirs would replace it and all it holds; move it away yourself first, or --keep both", namePath)}
+	}
+	if _, err := c.synced(ctx, x.OrigIno, namePath); err != nil {
+		return resolveReply{}, err
+	}
+	return resolveReply{Message: fmt.Sprintf("%s takes the name %s (the file it replaces stays in syncfs versions %s)", copyPath, namePath, namePath), Rename: []string{copyPath, namePath}}, nil
 }
 
 // resolveCopy settles a conflict kept as a copy.

@@ -381,6 +381,14 @@ func TestConflictsResolveRejects(t *testing.T) {
 		{"policy on the mount", nil, []string{"config", "set", "conflict", "newest", a.dir}, exitOK, "uses it at once"},
 		{"policy listed", nil, []string{"conflicts", a.dir}, exitOK, "no conflicts (policy newest)"},
 		{"policy on the store", passEnv(), append([]string{"config", "set", "conflict", "copy"}, st.args()...), exitOK, "running mounts pick it up"},
+		{"offline", passEnv(), append([]string{"conflicts"}, st.args()...), exitOK, "no conflicts (policy copy)"},
+		{"offline and a mount point", passEnv(), append([]string{"conflicts", a.dir}, st.args()...), exitUsage, "give a mount point or --store, not both"},
+		{"offline, wrong passphrase", []string{"SYNCFS_PASSPHRASE=" + wrongPassphrase}, append([]string{"conflicts"}, st.args()...), exitPassphrase, "wrong passphrase"},
+		{"offline, no passphrase", nil, append([]string{"conflicts"}, st.args()...), exitUsage, "passphrase"},
+		{"offline, missing store", passEnv(), []string{"conflicts", "--store", filepath.Join(outside, "no-such-store")}, exitStore, "no-such-store"},
+		{"offline, unreachable store", passEnv("AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1"),
+			[]string{"conflicts", "--store", "s3://bucket/x", "--endpoint", "http://127.0.0.1:1"}, exitStore, "connection refused"},
+		{"resolve offline", passEnv(), append([]string{"conflicts", "resolve", "notes.txt", "--keep", "mine"}, st.args()...), exitUsage, "unknown flag: --store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := syncfs(t, tc.env, tc.args...)

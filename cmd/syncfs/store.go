@@ -111,3 +111,20 @@ func (a storeAccess) openRepo(ctx context.Context) (*resolver.Repo, error) {
 	}
 	return resolver.Open(ctx, withRetry(s, slog.New(slog.DiscardHandler)), pass)
 }
+
+// withView opens the store given with --store, rebuilds its newest tree
+// in a scratch view (the newest checkpoint and every journal batch after
+// it; see resolver.OpenView) and runs f on it. The view is removed
+// afterwards. A write through it is made as the view's own device.
+func withView(ctx context.Context, a storeAccess, f func(*resolver.View) error) error {
+	repo, err := a.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := resolver.OpenView(ctx, repo, resolver.ViewOptions{Engine: resolver.Options{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	return f(v)
+}

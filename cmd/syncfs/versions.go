@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -240,18 +239,8 @@ func storeTarget(idx *index.DB, req versionRequest, p string) (versionRequest, e
 	return req, nil
 }
 
-// withStoreView opens the store directly, rebuilds its tree in a scratch
-// view and runs f on it. A restore through it writes as the view's own
-// device (see resolver.OpenView).
+// withStoreView runs f on a view of the store given with --store (see
+// withView).
 func withStoreView(ctx context.Context, a storeAccess, f func(versionsCore) error) error {
-	repo, err := a.openRepo(ctx)
-	if err != nil {
-		return err
-	}
-	v, err := resolver.OpenView(ctx, repo, resolver.ViewOptions{Engine: resolver.Options{Logger: slog.New(slog.DiscardHandler)}})
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	return f(versionsCore{v.Engine, v.Index})
+	return withView(ctx, a, func(v *resolver.View) error { return f(versionsCore{v.Engine, v.Index}) })
 }
