@@ -41,6 +41,16 @@
 //
 // write(2) costs no SQLite transaction: bytes go to the cache file and the new
 // size and mtime to the index's in-memory overlay, which is committed at
-// flush, fsync, release and by the periodic flush. Opening for writing makes
-// the file Staged in the open's own transaction.
+// fsync, release and by the periodic flush. Opening for writing makes the
+// file Staged in the open's own transaction. Opens ask for no FLUSH
+// (FOPEN_NOFLUSH): close(2) waits for no request, and, as on ext4, it
+// reports no error of the index; fsync(2) does.
+//
+// # Kernel caches
+//
+// Names and attributes are cached for the mount's timeouts, listings for
+// as long as the directory does not change (FOPEN_CACHE_DIR; see OpenDir),
+// and the content of files read through the daemon while their version is
+// unchanged (FOPEN_KEEP_CACHE). Remote changes drop what they touch, from
+// the change feed (invalidate).
 package fs
