@@ -257,7 +257,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&mode=ro")
+	r, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&mode=ro&_stmt_cache_size=64")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open index: %w", err)
