@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -86,6 +87,14 @@ CREATE INDEX IF NOT EXISTS dentries_ino ON dentries(ino);
 -- listing 10,000 files took 2-4 s.
 CREATE INDEX IF NOT EXISTS dentries_parent_id ON dentries(parent, id);
 CREATE INDEX IF NOT EXISTS inodes_pinned ON inodes(state) WHERE pinned != 0;
+-- Inodes with no name left, which Open purges (purgeAllLocked): without
+-- it, every mount read the whole table to find the few.
+CREATE INDEX IF NOT EXISTS inodes_unlinked ON inodes(ino) WHERE nlink = 0;
+-- Staged inodes, which a mount checks before it serves (StagedFiles):
+-- without it, that read the whole table (0.9 s of a mount with 200,000
+-- files). Only the few files not yet uploaded are in it. Queries name the
+-- state as a literal, which SQLite needs to use a partial index.
+CREATE INDEX IF NOT EXISTS inodes_staged ON inodes(ino) WHERE state = 2;
 CREATE TABLE IF NOT EXISTS dentry_versions(
 	parent_fid TEXT NOT NULL,
 	name       BLOB NOT NULL,
@@ -365,15 +374,49 @@ func (db *DB) init(opts Options) error {
 	if err := db.w.QueryRow("SELECT coalesce(max(gen),0) FROM outbox").Scan(&db.outGen); err != nil {
 		return fmt.Errorf("open index: %w", err)
 	}
-	if err := db.w.QueryRow(`SELECT max((SELECT coalesce(max(hlc),0) FROM inodes), (SELECT coalesce(max(hlc),0) FROM tombstones),
-		(SELECT coalesce(max(hlc),0) FROM dentry_versions))`).Scan(&db.hlcLast); err != nil {
-		return fmt.Errorf("open index: %w", err)
+	if err := db.loadClock(); err != nil {
+		return err
 	}
 	// No handle survives a restart: deleted files whose deletion is
 	// journaled can go now.
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.purgeAllLocked()
+}
+
+// clockKey is the meta key of the clock's last value, written by a clean
+// Close (loadClock).
+const clockKey = "clock_at_close"
+
+// loadClock sets the hybrid logical clock past every value the index
+// holds. After a clean Close that is the value Close recorded, which Open
+// removes at once: a crash after it leaves no record, and the next Open
+// finds the largest value in the tables instead. That search reads every
+// inode and entry version (0.8 s of a mount with 200,000 files, 3 s with
+// 1,000,000), which is why it is kept for after a crash.
+//
+// The record is trusted because every change that issues or sees a clock
+// value commits after Open's removal of it, in WAL order: a crash that
+// keeps such a change keeps the removal too.
+func (db *DB) loadClock() error {
+	if v, err := db.metaString(clockKey); err != nil {
+		return err
+	} else if v != "" {
+		h, err := strconv.ParseInt(v, 10, 64)
+		if err == nil {
+			if _, err := db.w.Exec("DELETE FROM meta WHERE key=?", clockKey); err != nil {
+				return fmt.Errorf("open index: %w", err)
+			}
+			db.hlcLast = h
+			return nil
+		}
+		db.log.Warn("index: unreadable clock record; finding the clock in the tables", "value", v)
+	}
+	if err := db.w.QueryRow(`SELECT max((SELECT coalesce(max(hlc),0) FROM inodes), (SELECT coalesce(max(hlc),0) FROM tombstones),
+		(SELECT coalesce(max(hlc),0) FROM dentry_versions))`).Scan(&db.hlcLast); err != nil {
+		return fmt.Errorf("open index: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database. Pending attribute overlays are committed first.
@@ -384,6 +427,14 @@ func (db *DB) Close() error {
 		ferr = db.flushAllLocked()
 	}
 	ferr = errors.Join(ferr, db.endGroupLocked())
+	if ferr == nil && db.w != nil && db.device != "" {
+		// The last write: the next Open takes the clock from here
+		// (loadClock).
+		// Without it the next Open only takes longer.
+		if err := db.setMeta(nil, clockKey, strconv.FormatInt(db.hlcLast, 10)); err != nil {
+			db.log.Warn("index: record the clock", "err", err)
+		}
+	}
 	db.mu.Unlock()
 	db.feed.close()
 	var cerr error

@@ -305,7 +305,8 @@ type KnownFile struct {
 // Unlike KnownCacheFiles it holds only the few files not yet uploaded, not
 // every file of the index.
 func (db *DB) StagedFiles(ctx context.Context) ([]KnownFile, error) {
-	rows, err := db.settled().QueryContext(ctx, `SELECT ino, cver, size FROM inodes WHERE state = ? AND (mode & 61440) = ?`, StateStaged, syscall.S_IFREG)
+	// The state is a literal: the partial index inodes_staged answers it.
+	rows, err := db.settled().QueryContext(ctx, fmt.Sprintf(`SELECT ino, cver, size FROM inodes WHERE state = %d AND (mode & 61440) = ?`, StateStaged), syscall.S_IFREG)
 	if err != nil {
 		return nil, fmt.Errorf("staged files: %w", err)
 	}
