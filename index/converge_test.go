@@ -14,9 +14,11 @@ import (
 	"time"
 )
 
-// convergeSeeds is how many seeds TestRandomConvergence runs:
-// SYNCFS_CONVERGE_SEEDS overrides it (thousands for a soak), and
-// SYNCFS_CONVERGE_SEED runs just one, to replay a failure.
+// convergeSeeds is which seeds TestRandomConvergence runs:
+// SYNCFS_CONVERGE_SEEDS overrides how many (thousands for a soak),
+// SYNCFS_CONVERGE_FIRST the first (1 by default: a soak can go on where an
+// earlier one stopped), and SYNCFS_CONVERGE_SEED runs just one, to replay
+// a failure.
 func convergeSeeds(t *testing.T) (first, n int64) {
 	if s := os.Getenv("SYNCFS_CONVERGE_SEED"); s != "" {
 		v, err := strconv.ParseInt(s, 10, 64)
@@ -36,7 +38,15 @@ func convergeSeeds(t *testing.T) (first, n int64) {
 		}
 		n = v
 	}
-	return 1, n
+	first = 1
+	if s := os.Getenv("SYNCFS_CONVERGE_FIRST"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("SYNCFS_CONVERGE_FIRST: %v", err)
+		}
+		first = v
+	}
+	return first, n
 }
 
 // TestRandomConvergence drives two or three devices with random operations
