@@ -426,3 +426,34 @@ func TestDeletedDirectoryWrittenInto(t *testing.T) {
 		want: "/d/ /d/f /d/g",
 	})
 }
+
+// TestMergeWithUnsentRemoval: a removes a file of its x and, before that
+// is sent, learns that b's x (later) won the name, so a's x merges into
+// b's, where b has a file of that name (which b has moved away meanwhile,
+// unsent). a's removal must be sent as the removal it is: sent naming b's
+// file, it claimed that file at a's x on the devices that got it, a hard
+// link that a, which made the removal, never had.
+func TestMergeWithUnsentRemoval(t *testing.T) {
+	runDirScenario(t, dirScenario{
+		name: "removal in the losing directory",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/x", "f")
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "f")
+			b.upload()
+			clock.advance(time.Second)
+			xb, _ := b.lookupPath("/x")
+			if err := b.db.Rename(xb.Ino, "f", RootIno, "g", 0); err != nil {
+				t.Fatal(err)
+			}
+			clock.advance(time.Second)
+			x, _ := a.lookupPath("/x")
+			if err := a.db.Unlink(x.Ino, "f"); err != nil {
+				t.Fatal(err)
+			}
+			a.pull(b, -1) // the merge, with a's removal unsent
+		},
+		want: "/g /x/",
+	})
+}

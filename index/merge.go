@@ -151,7 +151,8 @@ func dirNamesTx(tx txn, fid string) ([][]byte, error) {
 // moveEntriesTx settles again every entry of the directories in group,
 // whose entries were linked in directory fromIno (0: nowhere) and are now
 // linked where effDirTx says: what is linked under fromIno at their names
-// is settled again there too. Outbox rows of those entries follow.
+// is settled again there too. Outbox rows of those entries follow,
+// before the names are settled.
 func (db *DB) moveEntriesTx(tx *sql.Tx, group []string, fromFid string, fromIno uint64, st *applyState) error {
 	var fromGroup []string
 	if fromIno != 0 {
@@ -161,6 +162,16 @@ func (db *DB) moveEntriesTx(tx *sql.Tx, group []string, fromFid string, fromIno 
 		}
 	}
 	for _, f := range group {
+		// Outbox rows first: settling a name where directories are
+		// merged may then send a pending change of it as what it is
+		// (mergedOutboxTx), which this must not undo.
+		_, ino, err := effDirTx(tx, f)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec("UPDATE outbox SET parent=? WHERE parent_fid=? AND key LIKE 'd:%'", ino, f); err != nil {
+			return fmt.Errorf("entries of %s: %w", f, err)
+		}
 		names, err := dirNamesTx(tx, f)
 		if err != nil {
 			return err
@@ -192,13 +203,6 @@ func (db *DB) moveEntriesTx(tx *sql.Tx, group []string, fromFid string, fromIno 
 			if err := db.settleEntryTx(tx, f, n, st); err != nil {
 				return err
 			}
-		}
-		_, ino, err := effDirTx(tx, f)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec("UPDATE outbox SET parent=? WHERE parent_fid=? AND key LIKE 'd:%'", ino, f); err != nil {
-			return fmt.Errorf("entries of %s: %w", f, err)
 		}
 	}
 	return nil
