@@ -463,19 +463,20 @@ func (db *DB) oneDirNameTx(tx *sql.Tx, child, parent uint64, name []byte, v vers
 	}
 	var opar uint64
 	var oname []byte
-	var ovvs, odev string
-	var ohlc int64
-	err := tx.QueryRow(`SELECT d.parent, d.name, coalesce(v.vv, '{}'), coalesce(v.hlc, 0), coalesce(v.author, '') FROM dentries d
-		JOIN inodes p ON d.parent=p.ino
-		LEFT JOIN dentry_versions v ON v.parent_fid=p.file_id AND v.name=d.name
-		WHERE d.ino=? LIMIT 1`, child).Scan(&opar, &oname, &ovvs, &ohlc, &odev)
+	var opfid, cfid string
+	err := tx.QueryRow(`SELECT d.parent, d.name, p.file_id, c.file_id FROM dentries d
+		JOIN inodes p ON d.parent=p.ino JOIN inodes c ON d.ino=c.ino
+		WHERE d.ino=? LIMIT 1`, child).Scan(&opar, &oname, &opfid, &cfid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("apply entry: %w", err)
 	}
-	ov := version{parseVV(ovvs), ohlc, odev}
+	ov, err := linkVersionTx(tx, opfid, oname, cfid)
+	if err != nil {
+		return false, err
+	}
 	switch {
 	case later(v, ov):
 	case later(ov, v):
@@ -522,16 +523,17 @@ func (db *DB) breakCycleTx(tx *sql.Tx, child, parent uint64, v version, st *appl
 	var loser *edge
 	for cur, i := parent, 0; cur != child && i < 1<<16; i++ {
 		var e edge
-		var pfid, vvs, dev string
-		var hlc int64
-		err := tx.QueryRow(`SELECT d.parent, d.name, p.file_id, coalesce(v.vv, '{}'), coalesce(v.hlc, 0), coalesce(v.author, '')
-			FROM dentries d JOIN inodes p ON p.ino=d.parent
-			LEFT JOIN dentry_versions v ON v.parent_fid=p.file_id AND v.name=d.name
-			WHERE d.ino=? LIMIT 1`, cur).Scan(&e.parent, &e.name, &pfid, &vvs, &hlc, &dev)
+		var pfid, cfid string
+		err := tx.QueryRow(`SELECT d.parent, d.name, p.file_id, c.file_id
+			FROM dentries d JOIN inodes p ON p.ino=d.parent JOIN inodes c ON c.ino=d.ino
+			WHERE d.ino=? LIMIT 1`, cur).Scan(&e.parent, &e.name, &pfid, &cfid)
 		if err != nil {
 			return false, fmt.Errorf("apply entry: cycle at %d: %w", cur, err)
 		}
-		e.ino, e.v = cur, version{parseVV(vvs), hlc, dev}
+		if e.v, err = linkVersionTx(tx, pfid, e.name, cfid); err != nil {
+			return false, err
+		}
+		e.ino = cur
 		if loser == nil || later(e.v, loser.v) {
 			loser = &e
 		}
@@ -546,6 +548,45 @@ func (db *DB) breakCycleTx(tx *sql.Tx, child, parent uint64, v version, st *appl
 	st.touched[loser.ino], st.touched[loser.parent] = true, true
 	st.changes = append(st.changes, Change{Parent: loser.parent, Name: string(loser.name)})
 	return true, nil
+}
+
+// linkVersionTx returns the version of the entry that links child at name
+// in the directory pfid: where directories are merged into pfid, the
+// entry of the one whose version names child (the latest, if several do),
+// not pfid's own entry of that name, which may name something else. With
+// none naming it, pfid's own entry's version (a zero version if none).
+func linkVersionTx(tx txn, pfid string, name []byte, child string) (version, error) {
+	group, err := mergeGroupTx(tx, pfid)
+	if err != nil {
+		return version{}, err
+	}
+	var own, best version
+	found := false
+	for _, f := range group {
+		var vvs, dev, c string
+		var hlc int64
+		err := tx.QueryRow("SELECT vv, hlc, author, child FROM dentry_versions WHERE parent_fid=? AND name=?", f, name).Scan(&vvs, &hlc, &dev, &c)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return version{}, fmt.Errorf("entry version: %w", err)
+		}
+		v := version{parseVV(vvs), hlc, dev}
+		if f == pfid {
+			own = v
+		}
+		if c == child && (!found || later(v, best)) {
+			best, found = v, true
+		}
+	}
+	if found {
+		return best, nil
+	}
+	if own.vv == nil {
+		own.vv = VV{}
+	}
+	return own, nil
 }
 
 // linkNamedTx links an orphan where entry versions already name it: an

@@ -457,3 +457,38 @@ func TestMergeWithUnsentRemoval(t *testing.T) {
 		want: "/g /x/",
 	})
 }
+
+// TestMoveInMergedDirectory: a's x merges into b's, and a then moves a
+// subdirectory that came from its own x (s, named by a's x's entry) to t,
+// while b writes a file s in its x later still. The directory keeps the
+// later of its two names (t), wherever it is linked from: the version of
+// the name it holds is that of the merged directory's entry that names
+// it, not the version of the same name in the directory it shows in
+// (b's s, later than a's move).
+func TestMoveInMergedDirectory(t *testing.T) {
+	runDirScenario(t, dirScenario{
+		name: "move a merged-in subdirectory",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/x")
+			mkdirWith(t, a, "/x/s", "in")
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x")
+			b.upload()
+			a.pull(b, -1) // the merge
+			clock.advance(time.Second)
+			x, _ := a.lookupPath("/x")
+			if err := a.db.Rename(x.Ino, "s", x.Ino, "t", 0); err != nil {
+				t.Fatal(err)
+			}
+			clock.advance(time.Second)
+			b.mustWrite("/x/s", "b's s")
+		},
+		check: func(t *testing.T, tr map[string]simEntry) {
+			if tr["/x/t/in"].Hash != hashOf([]byte("aaaa in")) || tr["/x/s"].Mode&syscall.S_IFMT == syscall.S_IFDIR {
+				t.Fatalf("the directory is not at t alone:\n%s", dumpTree(tr))
+			}
+			hasContent(t, tr, "b's s")
+		},
+	})
+}
