@@ -82,10 +82,11 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 }
 
 // dirDeletionsLast returns recs with the deletions of directories moved
-// to the end, in their order: a directory survives a deletion that has
-// not seen all of its entries, and the entries the batch itself removes
-// (files it deletes, linked there here and not on its device) must be
-// gone by then, whatever order the batch lists its deletions in.
+// to the end, in their order: what a deletion finds still linked in a
+// directory is what its device did not have there (emptyDeletedDirTx),
+// so the entries the batch itself removes (files it deletes, linked there
+// here and not on its device) must be gone by then, whatever order the
+// batch lists its deletions in.
 func dirDeletionsLast(recs []Record) []Record {
 	out := make([]Record, 0, len(recs))
 	var dirs []Record
@@ -190,13 +191,6 @@ func (db *DB) applyFileTx(tx *sql.Tx, device string, f *FileRecord, st *applySta
 	seenAll := seen == After || seen == Equal
 	if f.Deleted {
 		survive := !seenAll || staged
-		if !survive && l.mode&syscall.S_IFMT == syscall.S_IFDIR {
-			var n int
-			if err := tx.QueryRow("SELECT count(*) FROM dentries WHERE parent=?", l.ino).Scan(&n); err != nil {
-				return fmt.Errorf("apply delete %s: %w", f.ID, err)
-			}
-			survive = n > 0
-		}
 		if !survive && l.mode&syscall.S_IFMT == syscall.S_IFDIR {
 			// A directory has no conflict copy to keep a version that
 			// lost to the one held: one the deletion has not seen brings
@@ -533,6 +527,11 @@ func (db *DB) insertFileTx(tx *sql.Tx, f *FileRecord, v version, vv VV, journale
 func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string, l localFile, st *applyState) error {
 	st.touched[l.ino] = true
 	st.changes = append(st.changes, Change{Ino: l.ino})
+	if l.mode&syscall.S_IFMT == syscall.S_IFDIR {
+		if err := db.emptyDeletedDirTx(tx, f.ID, l.ino, st); err != nil {
+			return err
+		}
+	}
 	rows, err := tx.Query("SELECT parent, name FROM dentries WHERE ino=?", l.ino)
 	if err != nil {
 		return fmt.Errorf("apply delete %s: %w", f.ID, err)
@@ -575,6 +574,36 @@ func (db *DB) applyDeleteTx(tx *sql.Tx, f *FileRecord, merged VV, author string,
 	}
 	// The names it had go to other claims on their versions, if any.
 	return db.settleClaimsOfTx(tx, f.ID, st)
+}
+
+// emptyDeletedDirTx empties the directory fid (inode ino) that a deletion
+// removes although entries are still linked in it here: entries its
+// deleting device did not have there (files linked again in it here, or
+// the entries of directories merged into it), since the deletion has seen
+// every version of the directory held here. Directories merged into it
+// stand alone again, and what was linked in it is linked again elsewhere
+// (relinkOrphansTx), as on a device that linked it after the deletion.
+func (db *DB) emptyDeletedDirTx(tx *sql.Tx, fid string, ino uint64, st *applyState) error {
+	rows, err := tx.Query("SELECT i.ino FROM dir_merges m JOIN inodes i ON i.file_id=m.fid WHERE m.into_fid=? ORDER BY m.fid", fid)
+	if err != nil {
+		return fmt.Errorf("apply delete %s: %w", fid, err)
+	}
+	var merged []uint64
+	for rows.Next() {
+		var m uint64
+		if err := rows.Scan(&m); err != nil {
+			rows.Close()
+			return fmt.Errorf("apply delete %s: %w", fid, err)
+		}
+		merged = append(merged, m)
+	}
+	rows.Close()
+	for _, m := range merged {
+		if err := db.unmergeTx(tx, m, st); err != nil {
+			return err
+		}
+	}
+	return db.unlinkAllTx(tx, ino, st)
 }
 
 // putDeletionTx records a remote deletion f in the file's tombstone: its

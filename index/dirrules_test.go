@@ -296,6 +296,24 @@ func TestDirectoriesMerge(t *testing.T) {
 			}
 		},
 		want: "/x/ /x/two",
+	}, {
+		// b deletes its x (empty, the winner) before it sees a's: a's x
+		// stays, with its entry. Where a's x was merged into b's, the
+		// deletion had not seen a's entry there: it is not b's x's own,
+		// and does not keep b's x.
+		name: "winning directory deleted",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/x", "one")
+			a.upload()
+			clock.advance(time.Second)
+			mustCreate(t, b.db, RootIno, "x", syscall.S_IFDIR|0o755)
+			b.upload()
+			clock.advance(time.Second)
+			if err := b.db.Rmdir(RootIno, "x"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "/x/ /x/one",
 	}} {
 		t.Run(sc.name, func(t *testing.T) { runDirScenario(t, sc) })
 	}
@@ -490,5 +508,38 @@ func TestMoveInMergedDirectory(t *testing.T) {
 			}
 			hasContent(t, tr, "b's s")
 		},
+	})
+}
+
+// TestRelinkIntoDeletedDirectory: a and b change the file d/f at once;
+// b's version loses and b keeps it as a conflict copy linked in d (a
+// relink, which carries no version of d), while a, not having seen b's
+// version, removes f and deletes d. b's version survives, and every device
+// ends with the same tree, whether d's deletion or b's relink arrives
+// first.
+func TestRelinkIntoDeletedDirectory(t *testing.T) {
+	runDirScenario(t, dirScenario{
+		name: "relink into a directory deleted elsewhere",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/d", "f")
+			a.upload()
+			b.pull(a, -1)
+			clock.advance(time.Second)
+			b.mustWrite("/d/f", "b's f")
+			b.upload()
+			clock.advance(time.Second)
+			a.mustWrite("/d/f", "a's f")
+			a.upload()
+			b.pull(a, -1) // b's version is kept as a copy, linked in d
+			clock.advance(time.Second)
+			d, _ := a.lookupPath("/d")
+			if err := a.db.Unlink(d.Ino, "f"); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.db.Rmdir(RootIno, "d"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		check: func(t *testing.T, tr map[string]simEntry) { hasContent(t, tr, "b's f") },
 	})
 }
