@@ -314,6 +314,34 @@ func TestDirectoriesMerge(t *testing.T) {
 			}
 		},
 		want: "/x/ /x/one",
+	}, {
+		// a sees the merge, empties x and removes it: both directories
+		// shown at x go, not only the one whose entry won the name.
+		name: "merged directory removed",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			mkdirWith(t, a, "/x", "one")
+			a.upload()
+			clock.advance(time.Second)
+			mkdirWith(t, b, "/x", "two")
+			b.upload()
+			a.pull(b, -1)
+			clock.advance(time.Second)
+			x, _ := a.lookupPath("/x")
+			for _, n := range []string{"one", "two"} {
+				if err := a.db.Unlink(x.Ino, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.db.Rmdir(RootIno, "x"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "",
+		check: func(t *testing.T, tr map[string]simEntry) {
+			if len(tr) != 0 {
+				t.Fatalf("want nothing left:\n%s", dumpTree(tr))
+			}
+		},
 	}} {
 		t.Run(sc.name, func(t *testing.T) { runDirScenario(t, sc) })
 	}

@@ -299,3 +299,39 @@ func (db *DB) unmergeTx(tx *sql.Tx, ino uint64, st *applyState) error {
 	st.changes = append(st.changes, Change{Ino: ino})
 	return nil
 }
+
+// dropMergedTx removes, with the directory fid that a change made here
+// removes, every directory merged into it (directly or not): they show
+// in it, and it was empty, so they are empty too, and the name they
+// share goes for all of them, as the user saw one directory there. Each
+// is deleted as by rmdir, so other devices learn of it.
+func (db *DB) dropMergedTx(tx txn, fid string, now int64) error {
+	group, err := mergeGroupTx(tx, fid)
+	if err != nil || len(group) < 2 {
+		return err
+	}
+	for _, f := range group {
+		if f == fid {
+			continue
+		}
+		if _, err := tx.Exec("DELETE FROM dir_merges WHERE fid=?", f); err != nil {
+			return fmt.Errorf("remove merged directory %s: %w", f, err)
+		}
+		var ino uint64
+		err := tx.QueryRow("SELECT ino FROM inodes WHERE file_id=? AND state!=?", f, StateTombstoned).Scan(&ino)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("remove merged directory %s: %w", f, err)
+		}
+		a, err := db.getAttrTx(tx, ino)
+		if err != nil {
+			return err
+		}
+		if err := db.setNlinkTx(tx, a, 0, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -371,6 +371,9 @@ func (db *DB) dropEntryTx(tx txn, parent uint64, pfid, name string, a Attr, now 
 		if n > 0 {
 			return fmt.Errorf("remove %q: %w", name, ErrNotEmpty)
 		}
+		if err := db.dropMergedTx(tx, a.FileID, now); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", parent, []byte(name)); err != nil {
 		return fmt.Errorf("remove %q: %w", name, err)
