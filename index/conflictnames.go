@@ -141,16 +141,41 @@ func (db *DB) exactLoser(ctx context.Context, fid string, hlc int64, author stri
 	if author == named.Device && in(hlc) {
 		return ConflictSide{Device: author, HLC: hlc}, nil
 	}
-	var h int64
-	err := db.settled().QueryRowContext(ctx, `SELECT hlc FROM entry_claims WHERE child=? AND author=? AND hlc>=? AND hlc<?
-		ORDER BY hlc DESC LIMIT 1`, fid, named.Device, named.HLC, named.HLC+int64(time.Second)).Scan(&h)
-	if errors.Is(err, sql.ErrNoRows) {
-		return named, nil
-	}
+	// Only claims on versions no other of their name supersedes: a
+	// superseded one is dropped at a different time on each device, so
+	// reading it would list the loser differently on devices that
+	// applied the same batches.
+	rows, err := db.settled().QueryContext(ctx, `SELECT c.hlc, c.vv,
+		(SELECT group_concat(o.vv, char(10)) FROM (SELECT vv FROM entry_claims WHERE parent_fid=c.parent_fid AND name=c.name
+			UNION SELECT vv FROM dentry_versions WHERE parent_fid=c.parent_fid AND name=c.name) o)
+		FROM entry_claims c WHERE c.child=? AND c.author=? AND c.hlc>=? AND c.hlc<?
+		ORDER BY c.hlc DESC`, fid, named.Device, named.HLC, named.HLC+int64(time.Second))
 	if err != nil {
 		return named, fmt.Errorf("list name conflicts: %w", err)
 	}
-	return ConflictSide{Device: named.Device, HLC: h}, nil
+	defer rows.Close()
+	for rows.Next() {
+		var h int64
+		var vvs string
+		var others sql.NullString
+		if err := rows.Scan(&h, &vvs, &others); err != nil {
+			return named, fmt.Errorf("list name conflicts: %w", err)
+		}
+		v, superseded := parseVV(vvs), false
+		for _, o := range strings.Split(others.String, "\n") {
+			if v.Compare(parseVV(o)) == Before {
+				superseded = true
+				break
+			}
+		}
+		if !superseded {
+			return ConflictSide{Device: named.Device, HLC: h}, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return named, fmt.Errorf("list name conflicts: %w", err)
+	}
+	return named, nil
 }
 
 // holder is the file linked at a name, and the version that put it there.
