@@ -63,6 +63,9 @@ func (db *DB) ApplyBatch(device string, seq uint64, recs []Record) error {
 		if err := db.relinkOrphansTx(tx, st); err != nil {
 			return err
 		}
+		if err := db.dropSpareRelinksTx(tx, st); err != nil {
+			return err
+		}
 		for ino := range st.touched {
 			if err := fixNlinkTx(tx, ino); err != nil {
 				return err

@@ -278,6 +278,9 @@ func (db *DB) ApplyCheckpoint(c *Checkpoint) error {
 		if err := db.relinkOrphansTx(tx, st); err != nil {
 			return err
 		}
+		if err := db.dropSpareRelinksTx(tx, st); err != nil {
+			return err
+		}
 		for ino := range st.touched {
 			if err := fixNlinkTx(tx, ino); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Claims. A relink keeps the entry's version (relinkOrphansTx), so one
@@ -22,7 +23,9 @@ import (
 // comes back hands the name on or takes it again. The version held
 // (dentry_versions) is the winner; claims on superseded versions are
 // dropped. A claim made here by a relink is sent even if the relink loses
-// before its batch is sealed (relink_claims): it stays a claim here.
+// before its batch is sealed (relink_claims): it stays a claim here. A
+// file linked again under a conflict name that then holds a name of its
+// own again keeps that one only (dropSpareRelinksTx).
 
 // addClaimTx records that the entry (pfid, name) at version v names child
 // ("" for a version that names nothing: it is one of the name's versions
@@ -463,4 +466,98 @@ func (db *DB) settleClaimsOfTx(tx *sql.Tx, fid string, st *applyState) error {
 		}
 	}
 	return nil
+}
+
+// dropSpareRelinksTx unlinks, at the end of a batch, the spare relinks
+// (dropSpareRelinksOfTx) of the files it touched.
+func (db *DB) dropSpareRelinksTx(tx *sql.Tx, st *applyState) error {
+	inos := make([]uint64, 0, len(st.touched))
+	for ino := range st.touched {
+		inos = append(inos, ino)
+	}
+	sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
+	for _, ino := range inos {
+		gone, err := dropSpareRelinksOfTx(tx, ino)
+		if err != nil {
+			return err
+		}
+		for _, l := range gone {
+			st.touched[l.parent] = true
+			st.changes = append(st.changes, Change{Parent: l.parent, Name: string(l.name)})
+		}
+	}
+	return nil
+}
+
+// spareLink is a name dropSpareRelinksOfTx unlinked.
+type spareLink struct {
+	parent uint64
+	name   []byte
+}
+
+// dropSpareRelinksOfTx unlinks the names that a relink with no version
+// of its own (a conflict name, linked while the file had lost its name)
+// gave the file ino, once the entry version its home holds names it again
+// and it is linked at some other name than such a relink's: a device that
+// saw the file lose its name before the change that gave it back keeps
+// one name for it, like a device that saw them the other way round. The
+// home and its entry, not the names linked: they come with the file's
+// version and the entries' records, so every device that holds them
+// agrees, whatever order it settled names in (where directories merge,
+// names linked are settled late). It runs at the end of every batch and
+// checkpoint applied, for the files touched, and for every version made
+// here of a file with several names (bumpRowTx), whose home may have
+// moved. The relink's entry still names the file: if the file loses its
+// names again, it is linked there again (linkNamedTx). Left as they are:
+// directories, which have one name, and conflict copies, whose home is
+// that of the file each device made the copy from, so devices need not
+// agree on it. It returns the names unlinked; the caller sets the link
+// count.
+func dropSpareRelinksOfTx(tx txn, ino uint64) ([]spareLink, error) {
+	var home bool
+	err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM dentry_versions v WHERE v.parent_fid=i.home_parent AND v.name=i.home_name
+			AND v.child=i.file_id AND v.vv NOT IN ('{}', 'null'))
+		FROM inodes i WHERE i.ino=? AND i.state!=? AND (i.mode & 61440)!=16384
+			AND NOT EXISTS(SELECT 1 FROM conflict_copies c WHERE c.file_id=i.file_id)`, ino, StateTombstoned).Scan(&home)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !home {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spare relinks of %d: %w", ino, err)
+	}
+	rows, err := tx.Query(`SELECT d.parent, d.name, coalesce((SELECT v.vv IN ('{}', 'null') FROM dentry_versions v
+			WHERE v.parent_fid=p.file_id AND v.name=d.name AND v.child=i.file_id), 0)
+		FROM inodes i JOIN dentries d ON d.ino=i.ino JOIN inodes p ON p.ino=d.parent
+		WHERE i.ino=? ORDER BY d.parent, d.name`, ino)
+	if err != nil {
+		return nil, fmt.Errorf("spare relinks of %d: %w", ino, err)
+	}
+	var spare []spareLink
+	own := false // linked at a name other than a relink's
+	for rows.Next() {
+		var l spareLink
+		var relink bool
+		if err := rows.Scan(&l.parent, &l.name, &relink); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("spare relinks of %d: %w", ino, err)
+		}
+		if relink {
+			spare = append(spare, l)
+		} else {
+			own = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("spare relinks of %d: %w", ino, err)
+	}
+	if !own {
+		return nil, nil
+	}
+	for _, l := range spare {
+		if _, err := tx.Exec("DELETE FROM dentries WHERE parent=? AND name=?", l.parent, l.name); err != nil {
+			return nil, fmt.Errorf("spare relinks of %d: %w", ino, err)
+		}
+	}
+	return spare, nil
 }

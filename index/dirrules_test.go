@@ -101,6 +101,11 @@ func runDirScenario(t *testing.T, sc dirScenario) {
 				}
 				settle(t, devs)
 				tr := checkConverged(t, devs)
+				for _, d := range devs[1:] {
+					if d := diffLines(devs[0].entryState(), d.entryState()); d != "" {
+						t.Fatalf("entries differ:\n%s", d)
+					}
+				}
 				if got := paths(tr); sc.want != "" && got != sc.want {
 					t.Fatalf("tree %s\nwant %s\n%s", got, sc.want, dumpTree(tr))
 				}
@@ -569,5 +574,37 @@ func TestRelinkIntoDeletedDirectory(t *testing.T) {
 			}
 		},
 		check: func(t *testing.T, tr map[string]simEntry) { hasContent(t, tr, "b's f") },
+	})
+}
+
+// TestConflictNameGivenUp: a's file f is later than b's, so b's file
+// loses the name and is linked again under a conflict name; then b,
+// which has not seen a's, moves its file away and back, and now its
+// later entry takes f from a's. A device that saw the conflict first (c,
+// in some orders) linked b's file under a conflict name (a relink, with
+// no version of its own); once b's file holds f again, that name is not
+// needed: every device ends with b's file at f alone, and a's under a
+// conflict name.
+func TestConflictNameGivenUp(t *testing.T) {
+	runDirScenario(t, dirScenario{
+		name: "conflict resolved by a later entry",
+		run: func(t *testing.T, clock *simClock, a, b *simDevice) {
+			b.mustWrite("/f", "b's f")
+			b.upload()
+			clock.advance(time.Second)
+			a.mustWrite("/f", "a's f")
+			clock.advance(time.Second)
+			for _, mv := range [][2]string{{"f", "g"}, {"g", "f"}} {
+				if err := b.db.Rename(RootIno, mv[0], RootIno, mv[1], 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		want: "/f /f (conflict aaaa 2026-01-02 030406)",
+		check: func(t *testing.T, tr map[string]simEntry) {
+			if tr["/f"].Hash != hashOf([]byte("b's f")) {
+				t.Fatalf("b's file does not hold f:\n%s", dumpTree(tr))
+			}
+		},
 	})
 }

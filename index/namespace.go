@@ -547,13 +547,15 @@ func (db *DB) renameTx(tx txn, oldParent uint64, oldName string, newParent uint6
 	if _, err := tx.Exec("UPDATE inodes SET ctime=? WHERE ino=?", now, src.Ino); err != nil {
 		return fmt.Errorf("rename %q: %w", oldName, err)
 	}
-	if err := db.bumpFile(tx, src.Ino, false); err != nil {
-		return err
-	}
 	if err := db.bumpDentry(tx, oldParent, oldName); err != nil {
 		return err
 	}
-	return db.bumpDentry(tx, newParent, newName)
+	if err := db.bumpDentry(tx, newParent, newName); err != nil {
+		return err
+	}
+	// After the entries: the file's version looks at the names it holds
+	// by them (bumpRowTx).
+	return db.bumpFile(tx, src.Ino, false)
 }
 
 func (db *DB) exchangeTx(tx txn, oldParent uint64, oldName string, src Attr, newParent uint64, newName string, dst Attr, now int64) error {

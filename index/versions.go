@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -150,12 +151,13 @@ type versionRow struct {
 	state               State
 	nlink               uint32
 	hlc                 int64
+	mode                uint32
 }
 
 func readVersionTx(tx txn, ino uint64) (versionRow, error) {
 	r := versionRow{ino: ino}
-	err := tx.QueryRow("SELECT vv, file_id, state, base_vv, hlc, author, nlink FROM inodes WHERE ino=?", ino).
-		Scan(&r.vv, &r.fid, &r.state, &r.bases, &r.hlc, &r.who, &r.nlink)
+	err := tx.QueryRow("SELECT vv, file_id, state, base_vv, hlc, author, nlink, mode FROM inodes WHERE ino=?", ino).
+		Scan(&r.vv, &r.fid, &r.state, &r.bases, &r.hlc, &r.who, &r.nlink, &r.mode)
 	if err != nil {
 		return r, fmt.Errorf("version of inode %d: %w", ino, err)
 	}
@@ -187,6 +189,20 @@ func (db *DB) bumpRowTx(tx txn, r versionRow, set string, args ...any) error {
 		WHERE ino=?4`
 	if _, err := tx.Exec(q, append([]any{v.encode(), hlc, db.device, ino}, args...)...); err != nil {
 		return fmt.Errorf("version of inode %d: %w", ino, err)
+	}
+	if r.nlink > 1 && r.state != StateTombstoned && r.mode&syscall.S_IFMT != syscall.S_IFDIR {
+		// Its home may have moved to a name it holds by its own entry:
+		// conflict names linked for it meanwhile go, as wherever this
+		// version is applied.
+		gone, err := dropSpareRelinksOfTx(tx, ino)
+		if err != nil {
+			return err
+		}
+		if len(gone) > 0 {
+			if _, err := tx.Exec("UPDATE inodes SET nlink=nlink-? WHERE ino=?", len(gone), ino); err != nil {
+				return fmt.Errorf("version of inode %d: %w", ino, err)
+			}
+		}
 	}
 	if r.state == StateTombstoned {
 		if err := putTombstoneTx(tx, r.fid, v, hlc, db.device); err != nil {
