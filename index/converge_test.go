@@ -142,6 +142,11 @@ func runConvergence(t *testing.T, seed int64, policy string) string {
 	if problem != "" {
 		return problem
 	}
+	if os.Getenv("SYNCFS_DUMP") != "" {
+		// The settled tree of a seed that converges (run with -v), to
+		// see what a change does to it.
+		t.Logf("tree:\n%s", dumpTree(tr))
+	}
 	have := contents(tr)
 	if policy == PolicyNewest {
 		// A loser lives on in its file's versions.
