@@ -26,7 +26,7 @@ func (fsys *FS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 		return fsys.status("create", err)
 	}
 	fsys.fillEntry(a, &out.EntryOut)
-	return fsys.openIndexed(a, flags, &out.OpenOut)
+	return fsys.openIndexed(a, flags, true, &out.OpenOut)
 }
 
 // Tmpfile makes and opens a regular file with no name (O_TMPFILE); linkat
@@ -65,12 +65,13 @@ func (fsys *FS) open(cancel <-chan struct{}, ino uint64, flags uint32, out *fuse
 	if err != nil {
 		return fsys.status("open", err)
 	}
-	return fsys.openIndexed(a, flags, out)
+	return fsys.openIndexed(a, flags, false, out)
 }
 
 // openIndexed opens the cache file of a, which the index has just opened
 // with flags, and makes the handle; on failure it releases the index's open.
-func (fsys *FS) openIndexed(a index.Attr, flags uint32, out *fuse.OpenOut) fuse.Status {
+// created says the index has just made the inode: its content is empty.
+func (fsys *FS) openIndexed(a index.Attr, flags uint32, created bool, out *fuse.OpenOut) fuse.Status {
 	ino := a.Ino
 	write := writable(flags)
 	trunc := flags&syscall.O_TRUNC != 0 && write
@@ -80,6 +81,16 @@ func (fsys *FS) openIndexed(a index.Attr, flags uint32, out *fuse.OpenOut) fuse.
 	}
 	key := cache.Key{Ino: ino, Cver: a.Cver}
 	f, err := fsys.cache.Open(key, write)
+	csize := int64(-1)
+	if err == nil && created {
+		// A new inode's cache file is new and empty. One with bytes was
+		// left by a crash that lost an inode of this number (the index
+		// skips such numbers after a crash; this is the last guard).
+		if csize = cacheFileSize(f); csize > 0 {
+			fsys.log.Warn("a new file's cache file held bytes (left by a crash): emptied", "ino", ino, "bytes", csize)
+			trunc = true
+		}
+	}
 	if err == nil && trunc {
 		// The index already says empty and Staged: a crash here leaves the
 		// old bytes in a Staged file, a state that did exist.
@@ -109,7 +120,10 @@ func (fsys *FS) openIndexed(a index.Attr, flags uint32, out *fuse.OpenOut) fuse.
 	// Set-ID files stay out of passthrough: their writes must reach fs,
 	// which clears the bits (killpriv.go).
 	needAtime := !fsys.readsNeedNoAtime(a, flags)
-	whole := !absent && a.Mode&(syscall.S_ISUID|syscall.S_ISGID) == 0 && cacheFileSize(f) == a.Size &&
+	if csize != 0 {
+		csize = cacheFileSize(f)
+	}
+	whole := !absent && a.Mode&(syscall.S_ISUID|syscall.S_ISGID) == 0 && csize == a.Size &&
 		!(needAtime && fsys.cacheNoAtime) // watchAtime needs the cache disk to record reads
 	h.mode, err = fsys.chooseIO(ino, a.Cver, f, write, whole, !trunc && !needAtime, out)
 	if err != nil {

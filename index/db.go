@@ -374,8 +374,14 @@ func (db *DB) init(opts Options) error {
 	if err := db.w.QueryRow("SELECT coalesce(max(gen),0) FROM outbox").Scan(&db.outGen); err != nil {
 		return fmt.Errorf("open index: %w", err)
 	}
-	if err := db.loadClock(); err != nil {
+	clean, err := db.loadClock()
+	if err != nil {
 		return err
+	}
+	if !clean && ver > 0 {
+		if err := db.skipLostInodes(); err != nil {
+			return err
+		}
 	}
 	// No handle survives a restart: deleted files whose deletion is
 	// journaled can go now.
@@ -398,23 +404,43 @@ const clockKey = "clock_at_close"
 // The record is trusted because every change that issues or sees a clock
 // value commits after Open's removal of it, in WAL order: a crash that
 // keeps such a change keeps the removal too.
-func (db *DB) loadClock() error {
+//
+// clean reports whether the record was there: the index was closed
+// cleanly.
+func (db *DB) loadClock() (clean bool, err error) {
 	if v, err := db.metaString(clockKey); err != nil {
-		return err
+		return false, err
 	} else if v != "" {
 		h, err := strconv.ParseInt(v, 10, 64)
 		if err == nil {
 			if _, err := db.w.Exec("DELETE FROM meta WHERE key=?", clockKey); err != nil {
-				return fmt.Errorf("open index: %w", err)
+				return false, fmt.Errorf("open index: %w", err)
 			}
 			db.hlcLast = h
-			return nil
+			return true, nil
 		}
 		db.log.Warn("index: unreadable clock record; finding the clock in the tables", "value", v)
 	}
 	if err := db.w.QueryRow(`SELECT max((SELECT coalesce(max(hlc),0) FROM inodes), (SELECT coalesce(max(hlc),0) FROM tombstones),
 		(SELECT coalesce(max(hlc),0) FROM dentry_versions))`).Scan(&db.hlcLast); err != nil {
-		return fmt.Errorf("open index: %w", err)
+		return false, fmt.Errorf("open index: %w", err)
+	}
+	return false, nil
+}
+
+// lostInodeSkip is how far inode numbers jump after an unclean close.
+const lostInodeSkip = 1 << 20
+
+// skipLostInodes moves the next inode number past any that a crash may
+// have lost, after an index that was not closed cleanly. Inode numbers
+// come from AUTOINCREMENT, whose counter rolls back with the transaction:
+// the creates of a group that never committed (or of commits a power loss
+// took from the WAL's end) gave out numbers that the next creates would
+// give out again, and fs had already made those inodes' cache files. A
+// new file would then open a lost file's cache file, with its bytes.
+func (db *DB) skipLostInodes() error {
+	if _, err := db.w.Exec("UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'inodes'", lostInodeSkip); err != nil {
+		return fmt.Errorf("open index: skip lost inode numbers: %w", err)
 	}
 	return nil
 }
