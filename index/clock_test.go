@@ -64,17 +64,7 @@ func TestClockAcrossOpens(t *testing.T) {
 	})
 
 	t.Run("crash", func(t *testing.T) {
-		// A crash: the connections go without Close's record.
-		db.mu.Lock()
-		if err := db.endGroupLocked(); err != nil {
-			t.Fatal(err)
-		}
-		db.mu.Unlock()
-		close(db.ckptStop)
-		<-db.ckptDone
-		db.ckpt.Close()
-		db.r.Close()
-		db.w.Close()
+		crash(db)
 		clock = clock.Add(-time.Hour)
 		db = open()
 		defer db.Close()
@@ -102,17 +92,7 @@ func TestLostInodeNumbersNotReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := mustCreate(t, db, RootIno, "lost", syscall.S_IFREG|0o644)
-	// A crash: the group never commits.
-	db.mu.Lock()
-	db.grp.timer.Stop()
-	db.grp.c.Close()
-	db.grp = nil
-	db.mu.Unlock()
-	close(db.ckptStop)
-	<-db.ckptDone
-	db.ckpt.Close()
-	db.r.Close()
-	db.w.Close()
+	crash(db) // the group never commits
 
 	db, err = Open(path, Options{Device: "a"})
 	if err != nil {
@@ -126,4 +106,21 @@ func TestLostInodeNumbersNotReused(t *testing.T) {
 	if next.Ino <= lost.Ino {
 		t.Errorf("the first create after the crash got inode %d, not past the lost one's %d", next.Ino, lost.Ino)
 	}
+}
+
+// crash ends db as a killed process would: an open group never commits,
+// and Close writes nothing.
+func crash(db *DB) {
+	db.mu.Lock()
+	if g := db.grp; g != nil {
+		g.timer.Stop()
+		g.c.Close() // returns the connection mid-transaction: rolled back
+		db.grp = nil
+	}
+	db.mu.Unlock()
+	close(db.ckptStop)
+	<-db.ckptDone
+	db.ckpt.Close()
+	db.r.Close()
+	db.w.Close()
 }

@@ -375,13 +375,7 @@ func TestMergeWithUnsentChange(t *testing.T) {
 			}
 			a.pull(b, -1) // the merge, with a's rename unsent
 			a.upload()
-			if o.aFirst {
-				c.pull(a, -1)
-				c.pull(b, -1)
-			} else {
-				c.pull(b, -1)
-				c.pull(a, -1)
-			}
+			pullBoth(c, a, b, o.aFirst)
 			settle(t, devs)
 			tr := checkConverged(t, devs)
 			// c may have seen a's f and b's f clash in the merged x before

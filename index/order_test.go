@@ -31,6 +31,17 @@ func swap(t *testing.T, devs []*simDevice, aFirst bool) {
 	settle(t, devs)
 }
 
+// pullBoth has c apply a's and b's journals, a's first if aFirst.
+func pullBoth(c, a, b *simDevice, aFirst bool) {
+	if aFirst {
+		c.pull(a, -1)
+		c.pull(b, -1)
+	} else {
+		c.pull(b, -1)
+		c.pull(a, -1)
+	}
+}
+
 // TestRelinkOverDeletedChild: a moves a file and changes it while b
 // changes it later and deletes it. a's version becomes a conflict copy
 // linked again at the file's new name, which keeps that entry's version;
@@ -107,13 +118,7 @@ func TestDeletionBaseAnyOrder(t *testing.T) {
 			}
 			a.upload()
 			b.upload()
-			if o.aFirst {
-				c.pull(a, -1)
-				c.pull(b, -1)
-			} else {
-				c.pull(b, -1)
-				c.pull(a, -1)
-			}
+			pullBoth(c, a, b, o.aFirst)
 			settle(t, devs)
 			tr := checkConverged(t, devs)
 			// The copy takes the file's name, which is free.
@@ -216,13 +221,7 @@ func TestRelinkClaimsOfRevivedChild(t *testing.T) {
 				}
 				swap(t, devs[:2], o.aFirst)
 				c.upload()
-				if o.aFirst {
-					c.pull(a, -1)
-					c.pull(b, -1)
-				} else {
-					c.pull(b, -1)
-					c.pull(a, -1)
-				}
+				pullBoth(c, a, b, o.aFirst)
 				settle(t, devs)
 				tr := checkConverged(t, devs)
 				if contents(tr)[hashOf([]byte("base"))] == 0 {
@@ -317,13 +316,7 @@ func TestDirectoryEditLosesThenDeleted(t *testing.T) {
 			a.pull(b, 1)
 			a.pull(b, -1)
 			b.pull(a, -1)
-			if o.aFirst {
-				c.pull(a, -1)
-				c.pull(b, -1)
-			} else {
-				c.pull(b, -1)
-				c.pull(a, -1)
-			}
+			pullBoth(c, a, b, o.aFirst)
 			settle(t, devs)
 			tr := checkConverged(t, devs)
 			if e, ok := tr["/d"]; !ok || e.Mode != syscall.S_IFDIR|0o700 {
